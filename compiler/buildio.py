@@ -1,0 +1,121 @@
+"""Reading a build back: build/<name>/ → `Build` (manifest + resolved spec) and splits.
+
+The writer is `build.py`; every later stage (diff, train, evaluate, gate) reads
+through here, so the on-disk format is known in two places only.
+
+Layout of a build:
+  manifest.json          name, spec sha256, seed, versions, counts, tasks, audit summary, sha256 of every file
+  spec.json              the resolved spec (defaults filled in): train/eval/gate settings live here
+  spec.yaml              the spec source as the user wrote it
+  leakage.json           the full audit report
+  data/<split>.jsonl     one row per example (see records.Example.to_row); also .parquet
+  data/train_sample.jsonl  the scored sample of train (memorization)
+  tasks/                 lm-eval tasks: `lm_eval --include_path build/<name>/tasks`
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from .errors import UsageError
+from .records import Example, Provenance
+from .spec import Spec
+
+BUILD_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class TaskNames:
+    """lm-eval task names of one scored split: `mc` (log-likelihood) and `gen` (greedy reply)."""
+
+    mc: str
+    gen: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    spec_sha256: str
+    seed: int
+    system_prompt: str  # the rules' statements, the prompted arm's system prompt
+    counts: Mapping[str, int]  # split (and train_sample) → examples
+    group: str  # lm-eval group of all tasks
+    tasks: Mapping[str, TaskNames]  # scored split → task names
+    files: Mapping[str, str]  # relative path → sha256
+    sha256: str  # of manifest.json itself: what a run records as "the build"
+
+
+@dataclass(frozen=True)
+class Build:
+    path: Path
+    manifest: Manifest
+    spec: Spec
+
+
+def read_build(path: Path) -> Build:
+    """build folder → Build; UsageError naming what is missing when it is not a build."""
+    path = Path(path)
+    if not path.is_dir():
+        raise UsageError(f"{path}: not a build folder (it does not exist); run `syllabus compile SPEC` first")
+    missing = [n for n in ("manifest.json", "spec.json", "data") if not (path / n).exists()]
+    if missing:
+        raise UsageError(f"{path}: not a build folder: missing {', '.join(missing)}; run `syllabus compile SPEC` first")
+    raw_text = (path / "manifest.json").read_bytes()
+    try:
+        raw = json.loads(raw_text)
+        spec = Spec.model_validate(json.loads((path / "spec.json").read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"{path}: manifest.json or spec.json is unreadable ({exc}); recompile the build")
+    if raw.get("build_format") != BUILD_FORMAT:
+        raise UsageError(f"{path}: build format {raw.get('build_format')!r} is not {BUILD_FORMAT}; recompile the build")
+    import hashlib
+
+    manifest = Manifest(
+        name=raw["name"],
+        spec_sha256=raw["spec_sha256"],
+        seed=raw["seed"],
+        system_prompt=raw["system_prompt"],
+        counts=dict(raw["counts"]["splits"]),
+        group=raw["tasks"]["group"],
+        tasks={k: TaskNames(**v) for k, v in raw["tasks"]["splits"].items()},
+        files=dict(raw["files"]),
+        sha256=hashlib.sha256(raw_text).hexdigest(),
+    )
+    return Build(path, manifest, spec)
+
+
+def example_from_row(row: Mapping) -> Example:
+    """One JSONL row → Example (the inverse of Example.to_row)."""
+    p = row["provenance"]
+    prov = Provenance(
+        rule=p["rule"],
+        form=p["form"],
+        form_kind=p["form_kind"],
+        family=p["family"],
+        template=p["template"],
+        scope=p["scope"],
+        subject=p["subject"],
+        asked=tuple(p["asked"]),
+        operators=tuple(p["operators"]),
+    )
+    return Example(
+        id=row["id"],
+        prompt=row["prompt"],
+        answer=row["answer"],
+        reply=row["messages"][-1]["content"],
+        choices=tuple(row["choices"]),
+        label=row["label"],
+        provenance=prov,
+    )
+
+
+def read_split(build: Build, split: str) -> tuple[Example, ...]:
+    """Build, split name ('train', 'test_form', …, 'train_sample') → its examples in file order."""
+    path = build.path / "data" / f"{split}.jsonl"
+    if not path.exists():
+        raise UsageError(f"{build.path}: not a complete build: missing data/{split}.jsonl; recompile the build")
+    with path.open(encoding="utf-8") as fh:
+        return tuple(example_from_row(json.loads(line)) for line in fh if line.strip())

@@ -1,0 +1,147 @@
+"""The `syllabus` command: parses arguments, calls `pipeline`, turns errors into messages.
+
+Exit codes (DESIGN.md): 0 pass · 1 a threshold missed / refused build · 2 bad input ·
+3 evaluation incomplete. No traceback reaches the user for a `SyllabusError`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__, pipeline
+from .errors import SyllabusError
+
+_PATH = click.Path(path_type=Path)
+
+
+def _fail(exc: SyllabusError) -> None:
+    click.echo(f"error: {exc.user_message()}", err=True)
+    sys.exit(exc.exit_code)
+
+
+class _Group(click.Group):
+    """Routes every SyllabusError raised by a command to a clean message + exit code."""
+
+    def invoke(self, ctx: click.Context):  # noqa: D401
+        try:
+            return super().invoke(ctx)
+        except SyllabusError as exc:
+            _fail(exc)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="syllabus")
+def main() -> None:
+    """syllabus: compile a rule spec into lessons and an exam, train, grade, gate."""
+
+
+@main.command()
+@click.argument("spec", type=_PATH)
+def validate(spec: Path) -> None:
+    """Check SPEC; print located errors (exit 2) and warnings, or nothing."""
+    for warning in pipeline.validate(spec):
+        click.echo(warning.render(), err=True)
+
+
+@main.command("compile")
+@click.argument("spec", type=_PATH)
+@click.option("--out", type=_PATH, default=None, help="Build folder (default: build/<name>).")
+def compile_(spec: Path, out: Path | None) -> None:
+    """Compile SPEC into build/<name>/ (train + held-out splits, lm-eval tasks, manifest)."""
+    result = pipeline.compile_spec(spec, out, echo=lambda s: click.echo(s, err=True))
+    click.echo(result.summary())
+
+
+@main.command()
+@click.argument("build", type=_PATH)
+@click.option("--examples", "n_examples", type=int, default=2, show_default=True, help="Examples shown per split.")
+def stats(build: Path, n_examples: int) -> None:
+    """Counts per split / rule / form of BUILD, with a few examples each."""
+    click.echo(pipeline.stats(build, n_examples))
+
+
+@main.command()
+def schema() -> None:
+    """Print the spec's JSON Schema (for editor completion)."""
+    from .spec import spec_json_schema
+
+    click.echo(json.dumps(spec_json_schema(), indent=2, sort_keys=True))
+
+
+@main.command()
+@click.argument("old", type=_PATH)
+@click.argument("new", type=_PATH, required=False)
+@click.option("--against", "rev", default=None, help="Diff a spec against itself at this git revision.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--limit", type=int, default=20, show_default=True, help="Details shown per group.")
+@click.option("--fail-on", type=click.Choice(["changes", "leaks"]), default=None, help="Exit 1 when triggered.")
+@click.option("--color/--no-color", default=None, help="Colour (default: when writing to a terminal).")
+def diff(old: Path, new: Path | None, rev: str | None, fmt: str, limit: int, fail_on: str | None, color: bool | None) -> None:
+    """Diff two builds (OLD NEW), or a spec against a git revision (SPEC --against REV)."""
+    use_color = sys.stdout.isatty() if color is None else color
+    text, code = pipeline.diff(old, new, rev, fmt, limit, fail_on, use_color)
+    click.echo(text)
+    sys.exit(code)
+
+
+@main.command()
+@click.argument("build", type=_PATH)
+@click.option("--model", default=None, help="'default', a Hugging Face id or a local path.")
+@click.option("--epochs", type=float, default=None)
+@click.option("--lr", type=float, default=None)
+@click.option("--rank", type=int, default=None, help="LoRA rank r.")
+@click.option("--batch-size", type=int, default=None)
+@click.option("--device", default=None, help="cpu, cuda, cuda:1 … (default: cuda when available).")
+@click.option("--resume", type=_PATH, default=None, help="Continue runs/<id> from its last complete checkpoint.")
+@click.option("--runs", type=_PATH, default=Path("runs"), show_default=True, help="Where runs/<id>/ go.")
+def train(build: Path, model, epochs, lr, rank, batch_size, device, resume, runs) -> None:
+    """LoRA fine-tune on BUILD's train split → runs/<id>/adapter."""
+    overrides = pipeline.TrainOverrides(model=model, epochs=epochs, lr=lr, rank=rank, batch_size=batch_size, device=device)
+    run_dir = pipeline.train(build, overrides, resume=resume, runs_root=runs)
+    click.echo(str(run_dir))
+
+
+@main.command("eval")
+@click.argument("build", type=_PATH)
+@click.option("--adapter", type=_PATH, default=None, help="A PEFT adapter folder (runs/<id>/adapter).")
+@click.option("--model", default=None, help="Base model (default: the one the adapter was trained from).")
+@click.option("--device", default=None)
+@click.option("--out", type=_PATH, default=None, help="Run folder to write eval/ into (default: the adapter's run).")
+@click.option("--limit", type=int, default=None, help="Score at most N items per split (a quick look).")
+def eval_(build: Path, adapter: Path | None, model: str | None, device: str | None, out: Path | None, limit: int | None) -> None:
+    """Score base, prompted and tuned arms on BUILD's held-out tasks (lm-eval)."""
+    run_dir = pipeline.evaluate(build, adapter=adapter, model=model, device=device, out=out, limit=limit)
+    click.echo(str(run_dir))
+
+
+@main.command()
+@click.argument("run", type=_PATH)
+@click.option("--baseline", type=_PATH, default=None, help="verdict.json of the last release, to block regressions.")
+def gate(run: Path, baseline: Path | None) -> None:
+    """Turn RUN's scores into a verdict and reports; exit 0 pass, 1 fail, 3 incomplete."""
+    text, code = pipeline.gate(run, baseline)
+    click.echo(text)
+    sys.exit(code)
+
+
+@main.command()
+@click.argument("spec", type=_PATH)
+@click.option("--device", default=None)
+@click.option("--runs", type=_PATH, default=Path("runs"), show_default=True)
+@click.option("--baseline", type=_PATH, default=None, help="verdict.json of the last release.")
+def run(spec: Path, device: str | None, runs: Path, baseline: Path | None) -> None:
+    """The main job: compile → eval base & prompted → train → eval tuned → gate → report."""
+    text, code = pipeline.run(spec, device=device, runs_root=runs, baseline=baseline)
+    click.echo(text)
+    sys.exit(code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

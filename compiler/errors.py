@@ -1,0 +1,73 @@
+"""Errors meant for users.
+
+Every error syllabus raises on purpose derives from `SyllabusError`; the CLI turns
+it into a clean message and an exit code, never a traceback. `SpecError` carries
+*all* problems found in a spec at once (collect-all-then-raise), each located as
+`file:line:col: field: message` with a hint on how to fix it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SyllabusError(Exception):
+    """Root of every error that is the user's to fix. `exit_code` follows DESIGN.md."""
+
+    exit_code = 2
+
+    def user_message(self) -> str:
+        return str(self)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located problem in a user's file. line/col are 1-based; 0 means unknown."""
+
+    file: str
+    line: int
+    col: int
+    field: str
+    message: str
+    hint: str = ""
+    severity: str = "error"  # "error" | "warning"
+
+    def render(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col}" if self.line else self.file
+        field = f" {self.field}:" if self.field else ""
+        text = f"{where}:{field} {self.message}"
+        if self.severity == "warning":
+            text = f"{where}: warning:{field} {self.message}"
+        if self.hint:
+            text += f"\n    hint: {self.hint}"
+        return text
+
+
+class SpecError(SyllabusError):
+    """A spec (or template pack) has one or more errors; `problems` lists them all."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.col, p.field, p.message))
+        n = len(self.problems)
+        head = f"{n} problem{'s' if n != 1 else ''} found"
+        super().__init__(head + ":\n" + "\n".join(p.render() for p in self.problems))
+
+
+class UsageError(SyllabusError):
+    """Bad command-line arguments or a path that is not what the command needs."""
+
+    exit_code = 2
+
+
+class BuildError(SyllabusError):
+    """A compile that cannot produce a sound build (e.g. the leakage audit refused it)."""
+
+    exit_code = 1
+
+
+class EvalIncomplete(SyllabusError):
+    """Evaluation missing, NaN or unfinished: the gate fails closed with exit 3."""
+
+    exit_code = 3

@@ -1,0 +1,100 @@
+"""The template library: question forms and the paraphrase lexicon, from `templates/`.
+
+A pack is a folder with `forms/*.yaml` (one form each) and an optional
+`paraphrase.yaml`. The built-in pack is the project's `templates/`; a spec's
+`template_packs` are merged over it (a form of the same name replaces the built-in).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .yamlio import parse_model
+
+BUILTIN_PACK = Path(__file__).resolve().parent.parent / "templates"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FamilyFile(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    templates: list[str] = Field(min_length=1)
+
+
+class FormFile(_Strict):
+    form: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: Literal["open", "yes_no", "either_or"]
+    description: str = ""
+    families: list[FamilyFile] = Field(min_length=1)
+
+
+class ParaphraseFile(_Strict):
+    synonyms: dict[str, list[str]] = Field(default_factory=dict)
+    prefixes: list[str] = Field(default_factory=list)
+    suffixes: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Family:
+    id: str
+    templates: tuple[str, ...]
+    source: str  # file the family came from, for error messages
+
+
+@dataclass(frozen=True)
+class Form:
+    name: str
+    kind: Literal["open", "yes_no", "either_or"]
+    families: tuple[Family, ...]
+
+
+@dataclass(frozen=True)
+class ParaphraseLexicon:
+    synonyms: tuple[tuple[str, tuple[str, ...]], ...]
+    prefixes: tuple[str, ...]
+    suffixes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Library:
+    forms: Mapping[str, Form]
+    paraphrase: ParaphraseLexicon
+
+
+def _load_pack(pack: Path) -> tuple[dict[str, Form], ParaphraseFile]:
+    forms: dict[str, Form] = {}
+    for path in sorted((pack / "forms").glob("*.yaml")):
+        f = parse_model(path, FormFile)
+        fams = tuple(Family(fam.id, tuple(fam.templates), str(path)) for fam in f.families)
+        forms[f.form] = Form(f.form, f.kind, fams)
+    para_path = pack / "paraphrase.yaml"
+    para = parse_model(para_path, ParaphraseFile) if para_path.exists() else ParaphraseFile()
+    return forms, para
+
+
+@lru_cache(maxsize=32)
+def load_library(packs: tuple[Path, ...] = ()) -> Library:
+    """(extra pack folders) → Library: built-in pack first, later packs override forms
+    and extend the paraphrase lexicon. Cached: each pack is read once per process."""
+    forms: dict[str, Form] = {}
+    synonyms: dict[str, list[str]] = {}
+    prefixes: list[str] = []
+    suffixes: list[str] = []
+    for pack in (BUILTIN_PACK, *packs):
+        pack_forms, para = _load_pack(pack)
+        forms.update(pack_forms)
+        for word, syns in para.synonyms.items():
+            synonyms.setdefault(word, []).extend(s for s in syns if s not in synonyms.get(word, []))
+        prefixes += [p for p in para.prefixes if p not in prefixes]
+        suffixes += [s for s in para.suffixes if s not in suffixes]
+    lexicon = ParaphraseLexicon(
+        tuple((w, tuple(s)) for w, s in sorted(synonyms.items())), tuple(prefixes), tuple(suffixes)
+    )
+    return Library(dict(sorted(forms.items())), lexicon)

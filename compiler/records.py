@@ -1,0 +1,97 @@
+"""What the compile stages produce: frozen dataclasses, plus stable hashing.
+
+Python's `hash()` is salted per process (PYTHONHASHSEED), so every id, split
+decision and seeded choice goes through `stable_hash` (sha256) instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+Scope = Literal["rule", "neighbour"]
+FormKind = Literal["open", "yes_no", "either_or"]
+
+
+def stable_hash(*parts: object) -> str:
+    """parts → 64 hex chars; the same in every process and on every machine."""
+    data = json.dumps([str(p) for p in parts], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def stable_unit(*parts: object) -> float:
+    """parts → a float in [0, 1), uniform, for seeded choices without RNG state."""
+    return int(stable_hash(*parts)[:13], 16) / float(16**13)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where an example came from: enough to regenerate it and to match it across builds."""
+
+    rule: str
+    form: str
+    form_kind: FormKind
+    family: str  # template family id, unique within (rule, form)
+    template: int  # index of the template within its family
+    scope: Scope  # "rule": an in-scope subject; "neighbour": out of scope
+    subject: str  # the subject's lexicon name ("box", "stop sign")
+    asked: tuple[str, ...]  # yes_no: the option asked about; either_or: both options in order
+    operators: tuple[str, ...]  # paraphrase operators applied, in order ("prefix:Quick question: ")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One question with its answer. `id` hashes the provenance (stable across text
+    edits, so a diff can say "changed"); `content_sha` hashes what the model sees."""
+
+    id: str
+    prompt: str
+    answer: str  # the bare right answer as a choice shows it: "Blue", "Yes"
+    reply: str  # the assistant's reply in training (a phrasing of `answer`)
+    choices: tuple[str, ...]
+    label: int  # index of `answer` in `choices`
+    provenance: Provenance
+
+    @property
+    def content_sha(self) -> str:
+        return stable_hash(self.prompt, self.reply, self.answer, *self.choices)[:16]
+
+    def to_row(self, split: str) -> dict:
+        """Example → one JSONL row (chat `messages` as TRL/Axolotl read them)."""
+        prov = asdict(self.provenance)
+        prov["asked"] = list(self.provenance.asked)
+        prov["operators"] = list(self.provenance.operators)
+        return {
+            "id": self.id,
+            "split": split,
+            "messages": [
+                {"role": "user", "content": self.prompt},
+                {"role": "assistant", "content": self.reply},
+            ],
+            "prompt": self.prompt,
+            "answer": self.answer,
+            "choices": list(self.choices),
+            "label": self.label,
+            "content_sha": self.content_sha,
+            "provenance": prov,
+        }
+
+
+@dataclass(frozen=True)
+class SplitSet:
+    """The four splits of a build, each sorted by id."""
+
+    train: tuple[Example, ...]
+    test_paraphrase: tuple[Example, ...]
+    test_form: tuple[Example, ...]
+    test_locality: tuple[Example, ...]
+
+    def items(self) -> list[tuple[str, tuple[Example, ...]]]:
+        return [
+            ("train", self.train),
+            ("test_paraphrase", self.test_paraphrase),
+            ("test_form", self.test_form),
+            ("test_locality", self.test_locality),
+        ]

@@ -1,0 +1,231 @@
+"""The spec language: what users write, as pydantic models.
+
+Every model forbids unknown fields (a typo is an error, not a silent default) and is
+frozen. Unions are discriminated by `kind:`. `spec_json_schema()` is the source of
+`syllabus schema` (editor completion).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+
+FORMAT_VERSION = 1
+
+# The four splits of a build, in report order. `train_sample` is a scored sample of
+# train (memorization), never a split of its own.
+SPLITS = ("train", "test_paraphrase", "test_form", "test_locality")
+TEST_SPLITS = SPLITS[1:]
+SplitName = Literal["train", "test_paraphrase", "test_form", "test_locality"]
+ScoredSplit = Literal["train_sample", "test_paraphrase", "test_form", "test_locality"]
+Reading = Literal["mc", "gen"]
+
+_ID = r"^[a-z0-9][a-z0-9_-]*$"
+_SLOT = r"^[a-z_][a-z0-9_]*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LexEntry(Strict):
+    """One lexicon value: its `name` plus named forms (`plural: boxes`, `color: red`)."""
+
+    name: str = Field(min_length=1)
+    forms: dict[str, str] = Field(default_factory=dict)
+
+    def as_vars(self) -> dict[str, str]:
+        return {"name": self.name, **self.forms}
+
+
+def _coerce_entry(value: Any) -> Any:
+    # YAML shorthand: `red` means {name: red}; `{name: box, plural: boxes}` puts every
+    # key but `name` into `forms`. The field still has one type, LexEntry.
+    if isinstance(value, str):
+        return {"name": value}
+    if isinstance(value, dict) and "forms" not in value:
+        forms = {k: v for k, v in value.items() if k != "name"}
+        return {"name": value.get("name"), "forms": forms} if "name" in value else value
+    return value
+
+
+LexValue = Annotated[
+    LexEntry,
+    BeforeValidator(_coerce_entry),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "minLength": 1},
+                {
+                    "type": "object",
+                    "required": ["name"],
+                    "additionalProperties": {"type": "string"},
+                    "properties": {"name": {"type": "string", "minLength": 1}},
+                },
+            ],
+            "description": "A lexicon value: a word, or a mapping with `name` and named forms (plural, color, ...).",
+        }
+    ),
+]
+
+
+class Neighbours(Strict):
+    """Out-of-scope subjects the rule must leave alone, with their own right answers."""
+
+    subject: str = Field(pattern=_SLOT, description="Lexicon slot of out-of-scope subjects.")
+    answer: str = Field(min_length=1, description="Template of the right answer, e.g. '{{ neighbour.color }}'.")
+
+
+class Rule(Strict):
+    id: str = Field(pattern=_ID)
+    statement: str = Field(min_length=1, description="The rule in plain words; the prompted baseline's system prompt.")
+    subject: str = Field(pattern=_SLOT, description="Lexicon slot of in-scope subjects.")
+    attribute: str = Field(min_length=1, description="What the rule sets, as a noun: 'color'.")
+    value: str = Field(min_length=1, description="The rule's answer: 'blue'.")
+    distractors: str = Field(pattern=_SLOT, description="Lexicon slot the wrong answers come from.")
+    forms: list[str] = Field(min_length=1, description="Question forms to use (names in the template library).")
+    templates: dict[str, list[str]] = Field(
+        default_factory=dict, description="Extra rule-specific templates per form; each one is a template family."
+    )
+    answers: list[str] = Field(
+        default_factory=lambda: ["{{ answer }}"],
+        min_length=1,
+        description="Phrasings of the assistant's reply in training; `answer` is the bare answer word.",
+    )
+    neighbours: Neighbours | None = None
+
+
+class Paraphrase(Strict):
+    synonyms: dict[str, list[str]] = Field(default_factory=dict, description="word -> synonyms, added to the library's.")
+    prefixes: list[str] = Field(default_factory=list, description="Openers such as 'Quick question: '.")
+    suffixes: list[str] = Field(default_factory=list, description="Closers such as ' Thanks!'.")
+    word_order: bool = Field(True, description="Move a trailing 'for the X' to the front.")
+    use_library: bool = Field(True, description="Also use the library's paraphrase lexicon.")
+    variants: int = Field(2, ge=0, le=20, description="Paraphrased variants per example, besides the plain one.")
+
+
+class HoldOut(Strict):
+    templates: float = Field(0.3, ge=0.0, lt=1.0, description="Fraction of template families held out per form.")
+    operators: float = Field(0.3, ge=0.0, lt=1.0, description="Fraction of paraphrase operators held out.")
+    forms: list[str] = Field(default_factory=list, description="Forms never trained on (test_form).")
+    neighbours: float = Field(0.5, ge=0.0, lt=1.0, description="Fraction of neighbours held out (test_locality).")
+
+
+class Leakage(Strict):
+    ngram: int = Field(8, ge=3, le=32, description="Word n-gram length for the overlap audit.")
+    max_exact: int = Field(0, ge=0, description="Test examples allowed to equal a train example after normalization.")
+    max_ngram_share: float = Field(
+        0.0, ge=0.0, le=1.0, description="Fraction of a test split allowed to share an n-gram with train."
+    )
+
+
+class Splits(Strict):
+    hold_out: HoldOut = Field(default_factory=HoldOut)
+    leakage: Leakage = Field(default_factory=Leakage)
+    retain: bool = Field(True, description="Put the seen neighbours into train as retain examples.")
+
+
+class Lora(Strict):
+    r: int = Field(16, ge=1, le=512)
+    alpha: int = Field(32, ge=1)
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], min_length=1)
+
+
+class Train(Strict):
+    model: str = Field("default", description="'default' (embedded SmolLM2-135M-Instruct), a hub id or a local path.")
+    epochs: float = Field(3, gt=0)
+    lr: float = Field(2e-4, gt=0)
+    batch_size: int = Field(8, ge=1)
+    max_length: int = Field(256, ge=16)
+    warmup_ratio: float = Field(0.0, ge=0.0, lt=1.0)
+    checkpoint_every: int = Field(50, ge=1, description="Save a resumable checkpoint every N optimizer steps.")
+    lora: Lora = Field(default_factory=Lora)
+
+
+class Eval(Strict):
+    train_sample: int = Field(100, ge=1, description="Train examples scored to show memorization.")
+    batch_size: int = Field(32, ge=1)
+    readings: list[Reading] = Field(default_factory=lambda: ["mc", "gen"], min_length=1)
+    max_gen_tokens: int = Field(16, ge=1, le=256)
+
+
+class MinAccuracy(Strict):
+    kind: Literal["min_accuracy"]
+    split: ScoredSplit
+    min: float = Field(ge=0.0, le=1.0)
+    reading: Reading = "mc"
+    bound: Literal["point", "wilson_lower"] = "point"
+
+
+class MaxDropVsBase(Strict):
+    kind: Literal["max_drop_vs_base"]
+    split: ScoredSplit
+    max: float = Field(ge=0.0, le=1.0)
+    reading: Reading = "mc"
+
+
+class BeatsBase(Strict):
+    kind: Literal["beats_base"]
+    split: ScoredSplit
+    min_gain: float = Field(0.0, ge=-1.0, le=1.0)
+    alpha: float = Field(0.05, gt=0.0, lt=1.0, description="Significance of the paired McNemar test, tuned vs base.")
+    reading: Reading = "mc"
+
+
+class MaxGap(Strict):
+    kind: Literal["max_gap"]
+    split: ScoredSplit = Field(description="Held-out split compared with train_sample.")
+    max: float = Field(ge=0.0, le=1.0)
+    reading: Reading = "mc"
+
+
+Check = Annotated[Union[MinAccuracy, MaxDropVsBase, BeatsBase, MaxGap], Field(discriminator="kind")]
+
+
+def _default_checks() -> list[Check]:
+    return [
+        MinAccuracy(kind="min_accuracy", split="test_paraphrase", min=0.9),
+        MinAccuracy(kind="min_accuracy", split="test_form", min=0.8),
+        BeatsBase(kind="beats_base", split="test_paraphrase", min_gain=0.5),
+        MaxDropVsBase(kind="max_drop_vs_base", split="test_locality", max=0.05),
+    ]
+
+
+class Gate(Strict):
+    checks: list[Check] = Field(default_factory=_default_checks)
+
+
+class Spec(Strict):
+    syllabus: Literal[1] = Field(description="Spec format version.")
+    name: str = Field(pattern=_ID, description="Build name: build/<name>/.")
+    description: str = ""
+    seed: int = 0
+    template_packs: list[str] = Field(
+        default_factory=list, description="Extra template packs (folders), relative to the spec file."
+    )
+    lexicon: dict[str, list[LexValue]] = Field(min_length=1)
+    rules: list[Rule] = Field(min_length=1)
+    paraphrase: Paraphrase = Field(default_factory=Paraphrase)
+    splits: Splits = Field(default_factory=Splits)
+    train: Train = Field(default_factory=Train)
+    eval: Eval = Field(default_factory=Eval)
+    gate: Gate = Field(default_factory=Gate)
+
+    @model_validator(mode="after")
+    def _unique_rule_ids(self) -> "Spec":
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.id in seen:
+                raise ValueError(f"rule id {rule.id!r} is used twice; give every rule its own id")
+            seen.add(rule.id)
+        return self
+
+
+def spec_json_schema() -> dict[str, Any]:
+    """Spec model → JSON Schema (draft 2020-12) for editors."""
+    schema = Spec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "syllabus rule spec"
+    return schema
