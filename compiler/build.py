@@ -1,0 +1,152 @@
+"""The only writer of builds: data files, lm-eval tasks, leakage report, manifest.
+
+Writes go to a temporary sibling folder that is renamed into place at the end, so a
+killed compile leaves the old build or none, never half of one. Every file is
+written with fixed key order and no timestamps: the same spec + seed gives a
+byte-identical build in any process, whatever PYTHONHASHSEED is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections import Counter
+from importlib.metadata import version
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import __version__
+from .buildio import BUILD_FORMAT
+from .compile import CompiledBuild
+from .records import Example
+from .tasks import group_name, task_files, task_names
+
+SCORED = ("train_sample", "test_paraphrase", "test_form", "test_locality")
+
+
+def _dumps(doc: object) -> str:
+    return json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+
+
+def _write_rows(folder: Path, name: str, rows: list[dict]) -> None:
+    with (folder / f"{name}.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+    table = pa.Table.from_pylist(rows, schema=_SCHEMA)
+    pq.write_table(table, folder / f"{name}.parquet", compression="zstd", write_statistics=False)
+
+
+_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("split", pa.string()),
+        ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+        ("prompt", pa.string()),
+        ("answer", pa.string()),
+        ("choices", pa.list_(pa.string())),
+        ("label", pa.int64()),
+        ("content_sha", pa.string()),
+        (
+            "provenance",
+            pa.struct(
+                [
+                    ("rule", pa.string()),
+                    ("form", pa.string()),
+                    ("form_kind", pa.string()),
+                    ("family", pa.string()),
+                    ("template", pa.int64()),
+                    ("scope", pa.string()),
+                    ("subject", pa.string()),
+                    ("asked", pa.list_(pa.string())),
+                    ("operators", pa.list_(pa.string())),
+                ]
+            ),
+        ),
+    ]
+)
+
+
+def _counts(groups: dict[str, tuple[Example, ...]]) -> dict:
+    by = lambda key: {s: dict(sorted(Counter(key(e) for e in rows).items())) for s, rows in groups.items()}  # noqa: E731
+    return {
+        "splits": {s: len(rows) for s, rows in groups.items()},
+        "by_rule": by(lambda e: e.provenance.rule),
+        "by_form": by(lambda e: e.provenance.form),
+        "by_scope": by(lambda e: e.provenance.scope),
+        "by_answer": by(lambda e: e.answer),
+    }
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_build(compiled: CompiledBuild, out: Path) -> Path:
+    """CompiledBuild → out/ (replaced atomically); returns out."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spec, loaded = compiled.loaded.spec, compiled.loaded
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        data = tmp / "data"
+        data.mkdir()
+        groups = dict(compiled.splits.items())
+        for name, rows in groups.items():
+            _write_rows(data, name, [e.to_row(name) for e in rows])
+        _write_rows(data, "train_sample", [e.to_row("train_sample") for e in compiled.train_sample])
+        tasks_dir = tmp / "tasks"
+        tasks_dir.mkdir()
+        for rel, text in task_files(spec.name, SCORED, spec.eval.max_gen_tokens).items():
+            (tasks_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tasks_dir / rel).write_text(text, encoding="utf-8", newline="\n")
+        (tmp / "spec.yaml").write_text(loaded.source_text, encoding="utf-8", newline="\n")
+        (tmp / "spec.json").write_text(_dumps(spec.model_dump(mode="json")), encoding="utf-8", newline="\n")
+        (tmp / "leakage.json").write_text(_dumps(compiled.audit.to_json()), encoding="utf-8", newline="\n")
+        files = {
+            p.relative_to(tmp).as_posix(): _sha256(p)
+            for p in sorted(tmp.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts
+        }
+        manifest = {
+            "build_format": BUILD_FORMAT,
+            "name": spec.name,
+            "description": spec.description,
+            "spec_sha256": loaded.source_sha256,
+            "seed": spec.seed,
+            "versions": {
+                "syllabus": __version__,
+                **{pkg: version(pkg) for pkg in ("jinja2", "pydantic", "pyarrow")},
+            },
+            "rules": [{"id": r.id, "statement": r.statement} for r in spec.rules],
+            "system_prompt": " ".join(r.statement for r in spec.rules),
+            "counts": _counts({**groups, "train_sample": compiled.train_sample}),
+            "tasks": {
+                "group": group_name(spec.name),
+                "splits": {s: vars(task_names(spec.name, s)) for s in SCORED},
+            },
+            "audit": compiled.audit.summary(),
+            "files": files,
+        }
+        (tmp / "manifest.json").write_text(_dumps(manifest), encoding="utf-8", newline="\n")
+        _swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    # rename() is atomic within a filesystem; an old build is moved aside first and
+    # removed only once the new one is in place.
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        out.rename(old)
+    tmp.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,122 @@
+"""Expansion: rules × subjects × forms × template families → base examples.
+
+Every question is rendered through the one sandboxed environment (templating.py).
+Seeded choices (which distractors, which reply phrasing, the order of choices) come
+from `stable_unit`, keyed by the example's provenance, so adding a lexicon value
+does not reshuffle the examples that were already there — a diff stays small.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from .library import Library
+from .records import Example, Provenance, stable_hash, stable_unit
+from .spec import LexEntry, Rule, Spec
+from .templating import render
+
+_MC_DISTRACTORS = 3  # open questions: the answer + up to 3 wrong options (chance = 1/4)
+
+
+def display(word: str) -> str:
+    """An answer as a choice shows it: 'blue' → 'Blue', 'stop sign' → 'Stop sign'."""
+    return word[:1].upper() + word[1:]
+
+
+def example_id(prov: Provenance) -> str:
+    """Provenance → 16 hex chars. Text is not hashed: an edited wording keeps its id."""
+    return stable_hash(
+        prov.rule, prov.form, prov.family, prov.template, prov.scope, prov.subject, *prov.asked, "|", *prov.operators
+    )[:16]
+
+
+@dataclass(frozen=True)
+class _Subject:
+    entry: LexEntry
+    scope: str  # "rule" | "neighbour"
+    slot: str  # the lexicon slot name, bound in templates next to `subject`
+    answer: str  # the right answer for this subject (lowercase, as lexicon words are)
+
+
+def _ranked(seed: int, key: tuple, pool: list[str]) -> list[str]:
+    """A seeded order of `pool` that depends only on (seed, key, item): stable under additions."""
+    return sorted(pool, key=lambda item: (stable_unit(seed, *key, item), item))
+
+
+def _subjects(spec: Spec, rule: Rule) -> Iterator[_Subject]:
+    for entry in spec.lexicon[rule.subject]:
+        yield _Subject(entry, "rule", rule.subject, rule.value)
+    if rule.neighbours is not None:
+        slot = rule.neighbours.subject
+        for entry in spec.lexicon[slot]:
+            variables = {"attribute": rule.attribute, "subject": entry.as_vars(), slot: entry.as_vars()}
+            yield _Subject(entry, "neighbour", slot, render(rule.neighbours.answer, variables))
+
+
+def _families(library: Library, rule: Rule, form: str, scope: str) -> Iterator[tuple[str, tuple[str, ...]]]:
+    for family in library.forms[form].families:
+        yield family.id, family.templates
+    # A rule's own templates name its in-scope subject slot; they are in-scope only.
+    if scope == "rule":
+        for i, source in enumerate(rule.templates.get(form, [])):
+            yield f"{rule.id}-{i + 1}", (source,)
+
+
+def expand_rule(spec: Spec, library: Library, rule: Rule) -> Iterator[Example]:
+    """One rule → its base examples (no paraphrase operators yet), in a fixed order."""
+    wrong_pool = [e.name for e in spec.lexicon[rule.distractors]]
+    for subject in _subjects(spec, rule):
+        right = subject.answer
+        wrong = [w for w in wrong_pool if w.lower() not in (right.lower(), rule.value.lower())]
+        # A neighbour's first wrong answer is always the rule's value: that is the
+        # spill-over the locality probes exist to catch ("the stop sign is blue").
+        spill = [rule.value] if subject.scope == "neighbour" and right.lower() != rule.value.lower() else []
+        for form in rule.forms:
+            kind = library.forms[form].kind
+            for family, templates in _families(library, rule, form, subject.scope):
+                ranked = spill + _ranked(spec.seed, (rule.id, form, family, subject.entry.name), wrong)
+                for t, source in enumerate(templates):
+                    yield from _render_items(spec, rule, subject, form, kind, family, t, source, right, ranked)
+
+
+def _render_items(spec, rule, subject, form, kind, family, t, source, right, ranked) -> Iterator[Example]:
+    base = {"attribute": rule.attribute, "subject": subject.entry.as_vars(), subject.slot: subject.entry.as_vars()}
+    if kind == "open":
+        # Choices in a seeded order, so the right answer's position carries no signal.
+        choices = [right] + ranked[:_MC_DISTRACTORS]
+        choices = _ranked(spec.seed, (rule.id, form, family, subject.entry.name, "order"), choices)
+        yield _make(spec, rule, subject, form, kind, family, t, render(source, base), right, choices, ())
+    elif kind == "yes_no":
+        # Balanced by construction: the same question once with the right option (Yes)
+        # and once with a wrong one (No).
+        for option, answer in ((right, "yes"), (ranked[0], "no")) if ranked else ((right, "yes"),):
+            text = render(source, {**base, "option": option})
+            yield _make(spec, rule, subject, form, kind, family, t, text, answer, ["yes", "no"], (option,))
+    else:  # either_or, both orders
+        if not ranked:
+            return
+        for options in ((right, ranked[0]), (ranked[0], right)):
+            text = render(source, {**base, "options": list(options)})
+            yield _make(spec, rule, subject, form, kind, family, t, text, right, list(options), options)
+
+
+def _make(spec, rule, subject, form, kind, family, t, prompt, answer, choices, asked) -> Example:
+    prov = Provenance(rule.id, form, kind, family, t, subject.scope, subject.entry.name, tuple(asked), ())
+    phrasing = _ranked(spec.seed, (example_id(prov), "reply"), list(rule.answers))[0]
+    reply_vars = {"answer": display(answer), "attribute": rule.attribute, "subject": subject.entry.as_vars()}
+    shown = tuple(display(c) for c in choices)
+    return Example(
+        id=example_id(prov),
+        prompt=prompt,
+        answer=display(answer),
+        reply=render(phrasing, reply_vars),
+        choices=shown,
+        label=shown.index(display(answer)),
+        provenance=prov,
+    )
+
+
+def expand(spec: Spec, library: Library) -> tuple[Example, ...]:
+    """Spec + library → every base example of every rule."""
+    return tuple(ex for rule in spec.rules for ex in expand_rule(spec, library, rule))

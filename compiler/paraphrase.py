@@ -1,0 +1,113 @@
+"""Rule-based surface variants of rendered questions.
+
+An operator is one named, reversible-in-spirit change: `syn:best>ideal` (a synonym),
+`prefix:Quick question: `, `suffix: Thanks!`, `front` (move a trailing "for the X" to
+the front). Variants keep everything but the prompt (answer, choices, family) and
+record their operators in provenance, so the split can hold whole operators out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from .expand import example_id
+from .library import ParaphraseLexicon
+from .records import Example, stable_unit
+from .spec import Paraphrase
+
+
+@dataclass(frozen=True)
+class Operators:
+    lexical: tuple[str, ...]  # synonyms and word order: change the wording inside
+    frame: tuple[str, ...]  # prefixes and suffixes: wrap the question
+
+    def all(self) -> tuple[str, ...]:
+        return self.lexical + self.frame
+
+
+def operators(settings: Paraphrase, lexicon: ParaphraseLexicon) -> Operators:
+    """Paraphrase settings + library lexicon → every operator id, in a fixed order."""
+    synonyms: dict[str, list[str]] = {}
+    prefixes: list[str] = list(settings.prefixes)
+    suffixes: list[str] = list(settings.suffixes)
+    if settings.use_library:
+        for word, syns in lexicon.synonyms:
+            synonyms.setdefault(word, []).extend(syns)
+        prefixes += lexicon.prefixes
+        suffixes += lexicon.suffixes
+    for word, syns in settings.synonyms.items():
+        synonyms.setdefault(word, []).extend(syns)
+    lexical = sorted({f"syn:{w}>{s}" for w, syns in synonyms.items() for s in syns if s != w})
+    if settings.word_order:
+        lexical.append("front")
+    frame = [f"prefix:{p}" for p in dict.fromkeys(prefixes)] + [f"suffix:{s}" for s in dict.fromkeys(suffixes)]
+    return Operators(tuple(lexical), tuple(frame))
+
+
+@lru_cache(maxsize=None)
+def _word_re(word: str) -> re.Pattern[str]:
+    return re.compile(rf"\b{re.escape(word)}\b", re.IGNORECASE)
+
+
+_FRONT = re.compile(r"^(?P<head>\S+(?: \S+){2,}?) (?P<pp>for (?:the |our |a )?[^,:?\-]+)\?$")
+
+
+def apply(op: str, text: str) -> str | None:
+    """One operator on one question → the new text, or None where it does not apply."""
+    if op.startswith("syn:"):
+        word, syn = op[4:].split(">", 1)
+        match = _word_re(word).search(text)
+        if not match:
+            return None
+        found = match.group(0)
+        syn = syn[:1].upper() + syn[1:] if found[:1].isupper() else syn
+        return text[: match.start()] + syn + text[match.end():]
+    if op.startswith("prefix:"):
+        prefix = op[7:]
+        # "Hey, " + "What color…" reads "Hey, what color…"
+        body = text[:1].lower() + text[1:] if prefix.rstrip().endswith(",") else text
+        return prefix + body
+    if op.startswith("suffix:"):
+        return text + op[7:]
+    if op == "front":
+        m = _FRONT.match(text)
+        if not m:
+            return None
+        head, pp = m.group("head"), m.group("pp")
+        return f"{pp[:1].upper()}{pp[1:]}, {head[:1].lower()}{head[1:]}?"
+    raise ValueError(f"unknown paraphrase operator {op!r}")
+
+
+def _pick(seed: int, key: tuple, k: int, ops: tuple[str, ...], text: str) -> tuple[str, str] | None:
+    """The k-th variant's choice among ops that apply to text: (op, new text) or None."""
+    for op in sorted(ops, key=lambda o: (stable_unit(seed, *key, k, o), o)):
+        out = apply(op, text)
+        if out is not None and out != text:
+            return op, out
+    return None
+
+
+def paraphrase(example: Example, pool: Operators, variants: int, seed: int) -> list[Example]:
+    """Example + allowed operators → [the example, up to `variants` distinct variants].
+
+    The choice is keyed by the provenance *without* the asked option, so a yes/no
+    pair (or both orders of an either-or) gets the same operators and stays balanced."""
+    p = example.provenance
+    key = (p.rule, p.form, p.family, p.template, p.scope, p.subject)
+    out = [example]
+    seen = {example.prompt}
+    for k in range(1, variants + 1):
+        text, ops = example.prompt, []
+        for group in (pool.lexical, pool.frame):
+            picked = _pick(seed, key, k, group, text)
+            if picked:
+                ops.append(picked[0])
+                text = picked[1]
+        if not ops or text in seen:
+            continue
+        seen.add(text)
+        prov = replace(p, operators=tuple(ops))
+        out.append(replace(example, id=example_id(prov), prompt=text, provenance=prov))
+    return out

@@ -1,0 +1,121 @@
+"""Split: whole families go to train or to one held-out axis, chosen by seeded stable hash.
+
+| split           | built from                                                        |
+| train           | seen forms × seen families × train operators; seen neighbours (retain) |
+| test_paraphrase | seen forms × held-out families, held-out operators                |
+| test_form       | held-out forms (every family), held-out operators                 |
+| test_locality   | held-out neighbours × held-out families, held-out operators       |
+
+A (neighbour, family) pair that fits no row (a held-out neighbour in a seen family)
+is dropped rather than risk wording overlap with train. Nothing is split per
+example, so no family, form or neighbour can reach both sides.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from .library import Library
+from .paraphrase import Operators, paraphrase
+from .records import Example, SplitSet, stable_unit
+from .spec import Spec
+
+
+def n_held(n: int, frac: float) -> int:
+    """How many of n items a fraction holds out: at least 1, and never all of them.
+
+    round(0.3 × 7) = 2 families of 7 held out, 5 trained on; 1 item is never split."""
+    if frac <= 0 or n < 2:
+        return 0
+    return min(n - 1, max(1, round(frac * n)))
+
+
+def _hold(seed: int, key: tuple, items: list[str], frac: float) -> frozenset[str]:
+    ranked = sorted(dict.fromkeys(items), key=lambda i: (stable_unit(seed, "hold", *key, i), i))
+    return frozenset(ranked[: n_held(len(ranked), frac)])
+
+
+@dataclass(frozen=True)
+class HoldoutPlan:
+    forms: frozenset[str]
+    families: frozenset[tuple[str, str, str]]  # (rule, form, family) held out
+    neighbours: frozenset[tuple[str, str]]  # (rule, neighbour name) held out
+    train_ops: Operators
+    test_ops: Operators
+
+
+def plan(spec: Spec, library: Library, base: tuple[Example, ...], ops: Operators) -> HoldoutPlan:
+    """Spec + base examples + operators → which families, neighbours, operators are held out."""
+    frac = spec.splits.hold_out
+    families: dict[tuple[str, str], list[str]] = defaultdict(list)
+    neighbours: dict[str, list[str]] = defaultdict(list)
+    for ex in base:
+        p = ex.provenance
+        families[(p.rule, p.form)].append(p.family)
+        if p.scope == "neighbour":
+            neighbours[p.rule].append(p.subject)
+    held_fams = frozenset(
+        (rule, form, fam)
+        for (rule, form), fams in families.items()
+        for fam in _hold(spec.seed, (rule, form), fams, frac.templates)
+    )
+    held_nbrs = frozenset(
+        (rule, n) for rule, names in neighbours.items() for n in _hold(spec.seed, (rule, "neighbours"), names, frac.neighbours)
+    )
+    held_lex = _hold(spec.seed, ("ops",), list(ops.lexical), frac.operators)
+    held_frame = _hold(spec.seed, ("ops",), list(ops.frame), frac.operators)
+    train_ops = Operators(tuple(o for o in ops.lexical if o not in held_lex), tuple(o for o in ops.frame if o not in held_frame))
+    test_ops = Operators(tuple(o for o in ops.lexical if o in held_lex), tuple(o for o in ops.frame if o in held_frame))
+    return HoldoutPlan(frozenset(frac.forms), held_fams, held_nbrs, train_ops, test_ops)
+
+
+def split_of(ex: Example, hp: HoldoutPlan, retain: bool) -> str | None:
+    """A base example → the split its whole family goes to, or None (dropped)."""
+    p = ex.provenance
+    family_held = (p.rule, p.form, p.family) in hp.families
+    if p.scope == "rule":
+        if p.form in hp.forms:
+            return "test_form"
+        return "test_paraphrase" if family_held else "train"
+    if (p.rule, p.subject) in hp.neighbours:
+        return "test_locality" if family_held or p.form in hp.forms else None
+    if retain and not family_held and p.form not in hp.forms:
+        return "train"
+    return None
+
+
+def _balance(examples: list[Example]) -> list[Example]:
+    """Drop surplus yes/no items so every (rule, scope) has as many Yes as No answers."""
+    groups: dict[tuple[str, str, str], list[Example]] = defaultdict(list)
+    for ex in examples:
+        if ex.provenance.form_kind == "yes_no":
+            groups[(ex.provenance.rule, ex.provenance.scope, ex.answer)].append(ex)
+    drop: set[str] = set()
+    for (rule, scope, answer), items in groups.items():
+        other = groups.get((rule, scope, "No" if answer == "Yes" else "Yes"), [])
+        surplus = len(items) - len(other)
+        if surplus > 0:
+            drop.update(ex.id for ex in sorted(items, key=lambda e: e.id)[:surplus])
+    return [ex for ex in examples if ex.id not in drop]
+
+
+def split(spec: Spec, library: Library, base: tuple[Example, ...], ops: Operators) -> SplitSet:
+    """Base examples → paraphrased examples in four disjoint, balanced, id-sorted splits."""
+    hp = plan(spec, library, base, ops)
+    out: dict[str, list[Example]] = {"train": [], "test_paraphrase": [], "test_form": [], "test_locality": []}
+    variants = spec.paraphrase.variants
+    for ex in base:
+        name = split_of(ex, hp, spec.splits.retain)
+        if name is None:
+            continue
+        pool = hp.train_ops if name == "train" else hp.test_ops
+        out[name].extend(paraphrase(ex, pool, variants, spec.seed))
+    done = {name: tuple(sorted(_balance(rows), key=lambda e: e.id)) for name, rows in out.items()}
+    return SplitSet(**done)
+
+
+def train_sample(spec: Spec, train: tuple[Example, ...]) -> tuple[Example, ...]:
+    """A seeded sample of train, scored to make memorization visible (train − held-out gap)."""
+    ranked = sorted(train, key=lambda e: (stable_unit(spec.seed, "sample", e.id), e.id))
+    return tuple(sorted(ranked[: spec.eval.train_sample], key=lambda e: e.id))
