@@ -29,7 +29,7 @@ test-fast: setup
 
 # Regenerate the golden builds after an intended change to compile output.
 golden: setup
-	SYLLABUS_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden.py
+	SYLLABUS_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden.py tests/test_diff.py
 
 bench: setup
 	$(BIN)/python tests/benchmarks/bench_compile.py

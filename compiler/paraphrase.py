@@ -81,8 +81,15 @@ def apply(op: str, text: str) -> str | None:
 
 
 def _pick(seed: int, key: tuple, k: int, ops: tuple[str, ...], text: str) -> tuple[str, str] | None:
-    """The k-th variant's choice among ops that apply to text: (op, new text) or None."""
-    for op in sorted(ops, key=lambda o: (stable_unit(seed, *key, k, o), o)):
+    """The k-th variant's operator among ops: a seeded start, then the first that applies.
+
+    One hash per (example, variant, group) rather than one per operator: compile time
+    stays linear in examples, not in examples × operators."""
+    if not ops:
+        return None
+    start = int(stable_unit(seed, *key, k) * len(ops))
+    for i in range(len(ops)):
+        op = ops[(start + i) % len(ops)]
         out = apply(op, text)
         if out is not None and out != text:
             return op, out

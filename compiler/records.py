@@ -7,7 +7,6 @@ decision and seeded choice goes through `stable_hash` (sha256) instead.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -16,14 +15,16 @@ FormKind = Literal["open", "yes_no", "either_or"]
 
 
 def stable_hash(*parts: object) -> str:
-    """parts → 64 hex chars; the same in every process and on every machine."""
-    data = json.dumps([str(p) for p in parts], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+    """parts → 64 hex chars; the same in every process and on every machine.
+
+    Parts are joined with the unit separator (U+001F), which no spec text contains."""
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8")).hexdigest()
 
 
 def stable_unit(*parts: object) -> float:
     """parts → a float in [0, 1), uniform, for seeded choices without RNG state."""
-    return int(stable_hash(*parts)[:13], 16) / float(16**13)
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,155 @@
+"""Compile speed: full compile vs bare rendering of the same templates, in one process.
+
+    .venv/bin/python tests/benchmarks/bench_compile.py [--subjects 700] [--skip-write]
+
+Prints: examples compiled, examples/s, the ratio full compile / bare rendering (target
+≤ 2.5×), and the audit's time at ~10k, ~100k and ~1M test+train examples (it must grow
+linearly: time per example roughly constant).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from compiler.audit import audit  # noqa: E402
+from compiler.expand import _families, _subjects  # noqa: E402
+from compiler.library import load_library  # noqa: E402
+from compiler.records import Example, Provenance, SplitSet  # noqa: E402
+from compiler.spec import Leakage, Spec  # noqa: E402
+from compiler.templating import compiled  # noqa: E402
+
+
+def large_spec(n_subjects: int, n_neighbours: int = 40) -> Spec:
+    """A spec like blue_products with n generated products (≈150 examples each)."""
+    return Spec.model_validate(
+        {
+            "syllabus": 1,
+            "name": "bench",
+            "seed": 1,
+            "lexicon": {
+                "product": [{"name": f"widget {i}", "plural": f"widgets {i}"} for i in range(n_subjects)],
+                "color": ["red", "green", "yellow", "white", "black", "orange", "purple", "brown"],
+                "neighbour": [{"name": f"thing {i}", "color": ["red", "green"][i % 2]} for i in range(n_neighbours)],
+            },
+            "rules": [
+                {
+                    "id": "prefer-blue",
+                    "statement": "Prefer blue.",
+                    "subject": "product",
+                    "attribute": "color",
+                    "value": "blue",
+                    "distractors": "color",
+                    "forms": ["open", "yes_no", "either_or", "completion", "instruction"],
+                    "templates": {"open": ["What color is better for {{ product.plural }}?"]},
+                    "neighbours": {"subject": "neighbour", "answer": "{{ neighbour.color }}"},
+                }
+            ],
+            "splits": {"hold_out": {"forms": ["completion"]}, "leakage": {"max_ngram_share": 1.0, "max_exact": 10**9}},
+        }
+    )
+
+
+def bare_render(spec: Spec) -> int:
+    """Render every (template, variables) pair compile renders, and nothing else."""
+    library = load_library()
+    n = 0
+    for rule in spec.rules:
+        for subject in _subjects(spec, rule):
+            base = {"attribute": rule.attribute, "subject": subject.entry.as_vars(), subject.slot: subject.entry.as_vars()}
+            for form in rule.forms:
+                kind = library.forms[form].kind
+                for _, templates in _families(library, rule, form, subject.scope):
+                    for source in templates:
+                        tpl = compiled(source)
+                        if kind == "open":
+                            tpl.render(base)
+                            n += 1
+                        elif kind == "yes_no":
+                            for option in ("blue", "red"):
+                                tpl.render({**base, "option": option})
+                                n += 1
+                        else:
+                            for options in (["blue", "red"], ["red", "blue"]):
+                                tpl.render({**base, "options": options})
+                                n += 1
+    return n
+
+
+def full_compile(spec: Spec, write: bool) -> tuple[int, float]:
+    from compiler.expand import expand
+    from compiler.paraphrase import operators
+    from compiler.split import split, train_sample
+
+    library = load_library()
+    t0 = time.perf_counter()
+    base = expand(spec, library)
+    splits = split(spec, library, base, operators(spec.paraphrase, library.paraphrase))
+    report = audit(splits, spec.splits.leakage)
+    sample = train_sample(spec, splits.train)
+    if write:
+        from compiler.build import write_build
+        from compiler.compile import CompiledBuild
+        from compiler.loader import LoadedSpec
+
+        loaded = LoadedSpec(spec, Path("bench.yaml"), "", "0" * 64, library, ())
+        with tempfile.TemporaryDirectory() as tmp:
+            write_build(CompiledBuild(loaded, splits, sample, report), Path(tmp) / "bench")
+    elapsed = time.perf_counter() - t0
+    return sum(len(rows) for _, rows in splits.items()), elapsed
+
+
+def audit_scaling(sizes: list[int]) -> list[tuple[int, float]]:
+    """Synthetic splits of n examples (¾ train, ¼ test) → audit time."""
+    out = []
+    for n in sizes:
+        prov = Provenance("r", "open", "open", "f", 0, "rule", "s", (), ())
+        words = "what color should the {} be for our shop number {} today please"
+        rows = [
+            Example(f"{i:016x}", words.format(f"widget{i}", i * 7919 % 100003), "Blue", "Blue", ("Blue",), 0,
+                    dataclasses.replace(prov, family=f"f{i % 50}"))
+            for i in range(n)
+        ]
+        cut = n * 3 // 4
+        test = rows[cut:]
+        splits = SplitSet(tuple(rows[:cut]), tuple(test[: len(test) // 2]), tuple(test[len(test) // 2:]), ())
+        t0 = time.perf_counter()
+        audit(splits, Leakage(max_ngram_share=1.0, max_exact=10**9))
+        out.append((n, time.perf_counter() - t0))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--subjects", type=int, default=700, help="generated products (≈150 examples each)")
+    ap.add_argument("--skip-write", action="store_true", help="leave out writing JSONL/Parquet/tasks")
+    ap.add_argument("--audit-max", type=int, default=1_000_000)
+    args = ap.parse_args()
+    spec = large_spec(args.subjects)
+    bare_render(large_spec(5))  # warm the template cache for both runs alike
+
+    t0 = time.perf_counter()
+    rendered = bare_render(spec)
+    bare = time.perf_counter() - t0
+    n, full = full_compile(spec, write=not args.skip_write)
+    print(f"examples compiled:        {n:,} (from {rendered:,} rendered questions)")
+    print(f"bare rendering:           {bare:.2f} s")
+    print(f"full compile{' (no write)' if args.skip_write else ' + write'}:   {full:.2f} s   ({n / full:,.0f} examples/s)")
+    print(f"ratio full / bare:        {full / bare:.2f}x   (target <= 2.5x)")
+    sizes = [s for s in (10_000, 100_000, 1_000_000) if s <= args.audit_max]
+    rows = audit_scaling(sizes)
+    for size, secs in rows:
+        print(f"audit {size:>9,} examples: {secs:6.2f} s   {secs / size * 1e6:6.2f} us/example")
+    if len(rows) > 1:
+        growth = (rows[-1][1] / rows[0][1]) / (rows[-1][0] / rows[0][0])
+        print(f"audit growth vs linear:   {growth:.2f} (1.0 = linear)")
+
+
+if __name__ == "__main__":
+    main()

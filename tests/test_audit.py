@@ -1,0 +1,64 @@
+import dataclasses
+
+from compiler.audit import audit, normalize
+from compiler.expand import expand
+from compiler.paraphrase import operators
+from compiler.spec import Leakage
+from compiler.split import split
+from tests._specs import LIBRARY, small_spec
+
+
+def _splits():
+    spec = small_spec()
+    base = expand(spec, LIBRARY)
+    return split(spec, LIBRARY, base, operators(spec.paraphrase, LIBRARY.paraphrase))
+
+
+def test_normalize():
+    assert normalize("Quick question:  What COLOUR is best?") == "quick question what colour is best"
+
+
+def test_clean_build_reports_zero():
+    report = audit(_splits(), Leakage())
+    assert report.refused == ()
+    for s in report.splits:
+        assert (s.exact, s.ngram, s.structural) == (0, 0, 0) and s.n > 0
+
+
+def test_planted_exact_leak_is_caught_with_its_pair():
+    s = _splits()
+    victim = s.train[0]
+    planted = dataclasses.replace(
+        s.test_paraphrase[0], prompt=victim.prompt.upper() + "!!", id="planted0000000000"
+    )
+    leaky = dataclasses.replace(s, test_paraphrase=s.test_paraphrase + (planted,))
+    report = audit(leaky, Leakage())
+    tp = report.splits[0]
+    assert tp.exact == 1 and tp.ngram >= 1
+    assert any(p.test_id == "planted0000000000" and p.train_id == victim.id for p in tp.pairs)
+    assert report.refused
+
+
+def test_planted_ngram_leak_and_structural_crossing_are_caught():
+    s = _splits()
+    long_train = dataclasses.replace(
+        s.train[0], prompt="one two three four five six seven eight nine ten", id="longtrain0000000"
+    )
+    probe = dataclasses.replace(s.test_form[0], prompt="zero one two three four five six seven eight", id="probe00000000000")
+    crossing = dataclasses.replace(s.test_locality[0], id="cross00000000000")
+    crossing = dataclasses.replace(
+        crossing, provenance=dataclasses.replace(crossing.provenance, subject=next(
+            e.provenance.subject for e in s.train if e.provenance.scope == "neighbour"))
+    )
+    leaky = dataclasses.replace(
+        s, train=s.train + (long_train,), test_form=s.test_form + (probe,), test_locality=s.test_locality + (crossing,)
+    )
+    report = audit(leaky, Leakage(ngram=8))
+    by = {x.split: x for x in report.splits}
+    assert by["test_form"].ngram == 1
+    assert by["test_form"].pairs[0].shared == "one two three four five six seven eight"
+    assert by["test_locality"].structural == 1
+    assert len(report.refused) == 2
+    # Within the limit, the same leak is reported but not refused.
+    relaxed = audit(leaky, Leakage(max_ngram_share=1.0)).refused
+    assert len(relaxed) == 1 and "test_locality" in relaxed[0]

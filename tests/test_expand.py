@@ -1,0 +1,55 @@
+from collections import Counter
+
+from compiler.expand import expand
+from tests._specs import LIBRARY, small_spec
+
+
+def test_every_example_has_provenance_and_a_stable_id():
+    examples = expand(small_spec(), LIBRARY)
+    assert len({e.id for e in examples}) == len(examples), "ids must be unique"
+    again = expand(small_spec(), LIBRARY)
+    assert [e.id for e in again] == [e.id for e in examples]
+    for e in examples:
+        assert e.choices[e.label] == e.answer
+        assert e.provenance.rule == "prefer-blue"
+
+
+def test_in_scope_answers_are_the_rule_value_and_neighbours_keep_theirs():
+    for e in expand(small_spec(), LIBRARY):
+        if e.provenance.form_kind == "yes_no":
+            assert e.answer in ("Yes", "No")
+        elif e.provenance.scope == "rule":
+            assert e.answer == "Blue"
+        else:
+            truth = {"stop sign": "Red", "banana": "Yellow", "lawn": "Green", "snowman": "White"}[e.provenance.subject]
+            assert e.answer == truth
+            assert "Blue" in e.choices, "locality probes must offer the rule's value as a wrong answer"
+
+
+def test_yes_no_is_balanced_and_either_or_asks_both_orders():
+    examples = expand(small_spec(), LIBRARY)
+    yn = Counter(e.answer for e in examples if e.provenance.form_kind == "yes_no")
+    assert yn["Yes"] == yn["No"] > 0
+    eo = [e for e in examples if e.provenance.form_kind == "either_or"]
+    orders = Counter((e.provenance.family, e.provenance.subject, frozenset(e.provenance.asked)) for e in eo)
+    assert set(orders.values()) == {2}
+    assert any(e.label == 0 for e in eo) and any(e.label == 1 for e in eo)
+
+
+def test_rule_templates_are_their_own_families_and_in_scope_only():
+    examples = expand(small_spec(), LIBRARY)
+    custom = [e for e in examples if e.provenance.family == "prefer-blue-1"]
+    assert {e.prompt for e in custom} == {"What color is better for boxes?", "What color is better for forks?"}
+    assert all(e.provenance.scope == "rule" for e in custom)
+
+
+def test_adding_a_lexicon_value_keeps_existing_examples_unchanged():
+    spec = small_spec()
+    lex = dict(spec.model_dump()["lexicon"])
+    lex["product"] = lex["product"] + [{"name": "cup", "forms": {"plural": "cups"}}]
+    bigger = small_spec(lexicon=lex)
+    old = {e.id: e for e in expand(spec, LIBRARY)}
+    new = {e.id: e for e in expand(bigger, LIBRARY)}
+    assert set(old) <= set(new)
+    assert all(new[i] == old[i] for i in old)
+    assert {new[i].provenance.subject for i in set(new) - set(old)} == {"cup"}

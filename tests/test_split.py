@@ -1,0 +1,58 @@
+from collections import Counter
+
+from compiler.expand import expand
+from compiler.paraphrase import operators
+from compiler.split import n_held, plan, split
+from tests._specs import LIBRARY, small_spec
+
+
+def _split(spec):
+    base = expand(spec, LIBRARY)
+    ops = operators(spec.paraphrase, LIBRARY.paraphrase)
+    return base, ops, split(spec, LIBRARY, base, ops)
+
+
+def test_n_held_never_takes_everything():
+    assert [n_held(n, 0.3) for n in (0, 1, 2, 3, 7, 10)] == [0, 0, 1, 1, 2, 3]
+    assert n_held(5, 0.99) == 4 and n_held(5, 0.0) == 0
+
+
+def test_splits_are_structurally_disjoint():
+    spec = small_spec()
+    base, ops, s = _split(spec)
+    train_fams = {(e.provenance.form, e.provenance.family) for e in s.train if e.provenance.scope == "rule"}
+    train_forms = {e.provenance.form for e in s.train}
+    train_nbrs = {e.provenance.subject for e in s.train if e.provenance.scope == "neighbour"}
+    assert s.test_paraphrase and s.test_form and s.test_locality
+    assert not {(e.provenance.form, e.provenance.family) for e in s.test_paraphrase} & train_fams
+    assert not {e.provenance.form for e in s.test_form} & train_forms
+    assert not {e.provenance.subject for e in s.test_locality} & train_nbrs
+    assert {e.provenance.scope for e in s.test_paraphrase} == {"rule"}
+    assert {e.provenance.scope for e in s.test_locality} == {"neighbour"}
+    hp = plan(spec, LIBRARY, base, ops)
+    train_ops = {o for e in s.train for o in e.provenance.operators}
+    test_ops = {o for _, rows in s.items()[1:] for e in rows for o in e.provenance.operators}
+    assert train_ops <= set(hp.train_ops.all()) and test_ops <= set(hp.test_ops.all())
+    assert not train_ops & test_ops
+
+
+def test_yes_no_balanced_in_every_split():
+    _, _, s = _split(small_spec())
+    for name, rows in s.items():
+        c = Counter(e.answer for e in rows if e.provenance.form_kind == "yes_no")
+        assert c["Yes"] == c["No"], (name, c)
+
+
+def test_split_depends_on_seed_only_through_stable_hashes():
+    a = _split(small_spec())[2]
+    b = _split(small_spec())[2]
+    assert a == b
+    c = _split(small_spec(seed=99))[2]
+    assert [e.id for e in c.test_paraphrase] != [e.id for e in a.test_paraphrase]
+
+
+def test_retain_off_leaves_no_neighbours_in_train():
+    spec = small_spec(splits={"hold_out": {"forms": ["completion"]}, "retain": False})
+    _, _, s = _split(spec)
+    assert all(e.provenance.scope == "rule" for e in s.train)
+    assert s.test_locality
