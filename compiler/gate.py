@@ -1,0 +1,359 @@
+"""The release gate: scores + thresholds → a verdict with reasons and an exit code.
+
+Pure: data in, verdict out, no IO. `pipeline.gate` reads the files and `report`
+writes them. The gate fails closed: anything it cannot evaluate soundly (a missing
+or unfinished arm, a missing metric, NaN, an empty split, item ids that do not pair
+up, an arm scored on another build) makes the verdict `incomplete` (exit 3), and
+every such case is named in `reasons`.
+
+Exit codes (DESIGN.md): 0 pass · 1 a threshold missed · 2 bad input · 3 incomplete.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal, Mapping, Sequence
+
+from .errors import UsageError
+from .results import ARMS, ArmResult, Score
+from .spec import BeatsBase, Check, MaxDropVsBase, MaxGap, MinAccuracy
+
+SCORED_SPLITS = ("train_sample", "test_paraphrase", "test_form", "test_locality")
+READINGS = ("mc", "gen")
+EXIT = {"pass": 0, "fail": 1, "incomplete": 3}
+
+Status = Literal["pass", "fail", "incomplete"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One threshold, evaluated. `passed` is None when it could not be evaluated."""
+
+    name: str  # unique within a verdict: "min_accuracy[test_form,mc]"
+    kind: str
+    split: str
+    reading: str
+    passed: bool | None
+    observed: float  # nan when not evaluated
+    threshold: float
+    detail: str  # one human sentence with the numbers
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """Accuracy of one arm on one split under one reading, with its Wilson 95 % interval."""
+
+    arm: str
+    split: str
+    reading: str
+    acc: float
+    n: int
+    wilson_low: float
+    wilson_high: float
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Memorization gap of the tuned arm: train_sample accuracy − a held-out split's."""
+
+    split: str
+    reading: str
+    train_acc: float
+    split_acc: float
+    gap: float
+
+
+@dataclass(frozen=True)
+class BuildRef:
+    """Which build a run was scored on: its name and the sha256 of its manifest.json."""
+
+    name: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class BaselineScore:
+    split: str
+    reading: str
+    acc: float
+    n: int
+    wilson_low: float
+    wilson_high: float
+
+
+@dataclass(frozen=True)
+class BaselineVerdict:
+    """What the gate needs from the last release's verdict.json: its build and tuned scores."""
+
+    build_name: str
+    build_sha256: str
+    status: str
+    tuned: tuple[BaselineScore, ...]
+
+    def score(self, split: str, reading: str) -> BaselineScore | None:
+        return next((s for s in self.tuned if s.split == split and s.reading == reading), None)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: Status
+    exit_code: int
+    checks: tuple[CheckResult, ...]
+    reasons: tuple[str, ...]  # why it is not a pass (and notes), one sentence each
+    table: tuple[TableRow, ...]  # every score of every arm, in arm × split × reading order
+    gaps: tuple[Gap, ...]  # tuned memorization gap per held-out split and reading
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Discordant pair counts → two-sided exact McNemar p-value.
+
+    b = items only tuned got right, c = items only base got right. Under H0 each
+    discordant pair is a fair coin: p = min(1, 2·P(X ≤ min(b, c))), X ~ Bin(b + c, ½).
+    E.g. b = 8, c = 1: 2·(C(9,0) + C(9,1))/2⁹ = 20/512 = 0.039."""
+    n = b + c
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1))
+    return min(1.0, 2 * tail / 2**n)  # int / int: exact, then rounded once
+
+
+def _usable(x: float) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def _score_problem(score: Score | None, arm: str, split: str, reading: str) -> str | None:
+    """A score a check can use → None; otherwise the sentence saying what is wrong with it."""
+    where = f"{arm} arm, {split} ({reading})"
+    if score is None:
+        return f"{where}: no score was recorded"
+    if score.n <= 0:
+        return f"{where}: the split is empty (n = {score.n})"
+    if not _usable(score.acc) or not 0.0 <= score.acc <= 1.0:
+        return f"{where}: accuracy is {score.acc!r}, not a number in [0, 1]"
+    if score.samples and len(score.samples) != score.n:
+        return f"{where}: n = {score.n} but {len(score.samples)} per-item records"
+    return None
+
+
+class _Checker:
+    """Evaluates checks against one set of arms; collects reasons as it goes."""
+
+    def __init__(self, arms: Mapping[str, ArmResult | None], expected: BuildRef | None):
+        self.arms = arms
+        self.reasons: list[str] = []
+        self.bad_arms: dict[str, str] = {}
+        # Without the expected build, every arm must agree with the tuned arm (or the first present).
+        present = [a for a in (arms.get("tuned"), *(arms.get(n) for n in ARMS)) if a is not None]
+        build_sha = expected.sha256 if expected else (present[0].build_sha256 if present else None)
+        for name in ARMS:
+            arm = arms.get(name)
+            if arm is None:
+                self.bad_arms[name] = f"{name} arm: no evaluation result (eval/{name}.json is missing or unreadable)"
+            elif arm.arm != name:
+                self.bad_arms[name] = f"{name} arm: the result file holds the {arm.arm!r} arm"
+            elif not arm.complete:
+                self.bad_arms[name] = f"{name} arm: the evaluation did not finish (complete = false)"
+            elif build_sha is not None and arm.build_sha256 != build_sha:
+                self.bad_arms[name] = (
+                    f"{name} arm: scored on another build (build sha256 {arm.build_sha256[:12]} ≠ {build_sha[:12]})"
+                )
+        self.reasons.extend(self.bad_arms.values())
+
+    def score(self, arm: str, split: str, reading: str) -> tuple[Score | None, str | None]:
+        """(arm, split, reading) → (usable score, None) or (None, why not)."""
+        if arm in self.bad_arms:
+            return None, self.bad_arms[arm]
+        result = self.arms[arm]
+        assert result is not None  # bad_arms holds every missing arm
+        score = result.score(split, reading)
+        problem = _score_problem(score, arm, split, reading)
+        return (None, problem) if problem else (score, None)
+
+
+def _incomplete(name: str, check: Check, threshold: float, why: str) -> CheckResult:
+    return CheckResult(name, check.kind, check.split, check.reading, None, math.nan, threshold, f"not evaluated: {why}")
+
+
+def _min_accuracy(c: MinAccuracy, name: str, ck: _Checker) -> CheckResult:
+    s, why = ck.score("tuned", c.split, c.reading)
+    if s is None:
+        return _incomplete(name, c, c.min, why or "")
+    observed = s.acc if c.bound == "point" else s.wilson_low
+    if not _usable(observed):
+        return _incomplete(name, c, c.min, f"tuned arm, {c.split} ({c.reading}): Wilson lower bound is {observed!r}")
+    what = "accuracy" if c.bound == "point" else "Wilson 95% lower bound of accuracy"
+    ok = observed >= c.min
+    detail = f"tuned {what} on {c.split} ({c.reading}) is {observed:.3f} (n = {s.n}); needs ≥ {c.min:.3f}"
+    return CheckResult(name, c.kind, c.split, c.reading, ok, observed, c.min, detail)
+
+
+def _max_drop(c: MaxDropVsBase, name: str, ck: _Checker) -> CheckResult:
+    t, why_t = ck.score("tuned", c.split, c.reading)
+    b, why_b = ck.score("base", c.split, c.reading)
+    if t is None or b is None:
+        return _incomplete(name, c, c.max, "; ".join(w for w in (why_t, why_b) if w))
+    drop = b.acc - t.acc  # positive = tuned got worse than base
+    ok = drop <= c.max + 1e-12  # 0.95 − 0.90 is 0.04999…; a drop equal to the limit passes
+    detail = (
+        f"tuned accuracy on {c.split} ({c.reading}) is {t.acc:.3f} vs base {b.acc:.3f}: "
+        f"a drop of {drop:+.3f}; allowed ≤ {c.max:.3f}"
+    )
+    return CheckResult(name, c.kind, c.split, c.reading, ok, drop, c.max, detail)
+
+
+def _pair(t: Score, b: Score) -> tuple[int, int, int] | str:
+    """Tuned and base samples → (n paired, b = only tuned right, c = only base right), or why not."""
+    if not t.samples or not b.samples:
+        return "no per-item records to pair tuned with base"
+    tuned = {s.id: s.correct for s in t.samples}
+    base = {s.id: s.correct for s in b.samples}
+    if len(tuned) != len(t.samples) or len(base) != len(b.samples):
+        return "an item id occurs twice in the per-item records"
+    if tuned.keys() != base.keys():
+        only_t, only_b = len(tuned.keys() - base.keys()), len(base.keys() - tuned.keys())
+        return f"tuned and base were scored on different items ({only_t} only in tuned, {only_b} only in base)"
+    gains = sum(1 for i, ok in tuned.items() if ok and not base[i])
+    losses = sum(1 for i, ok in tuned.items() if base[i] and not ok)
+    return len(tuned), gains, losses
+
+
+def _beats_base(c: BeatsBase, name: str, ck: _Checker) -> CheckResult:
+    t, why_t = ck.score("tuned", c.split, c.reading)
+    b, why_b = ck.score("base", c.split, c.reading)
+    if t is None or b is None:
+        return _incomplete(name, c, c.min_gain, "; ".join(w for w in (why_t, why_b) if w))
+    paired = _pair(t, b)
+    if isinstance(paired, str):
+        return _incomplete(name, c, c.min_gain, f"{c.split} ({c.reading}): {paired}")
+    n, gains, losses = paired
+    gain = (gains - losses) / n  # = tuned accuracy − base accuracy on the paired items
+    p = mcnemar_exact(gains, losses)
+    ok = gains > losses and p <= c.alpha and gain >= c.min_gain - 1e-12
+    detail = (
+        f"tuned vs base on {c.split} ({c.reading}): gain {gain:+.3f} (needs ≥ {c.min_gain:.3f}); "
+        f"McNemar exact p = {p:.4g} (needs ≤ {c.alpha:g}) from {gains} items won, {losses} lost of {n}"
+    )
+    return CheckResult(name, c.kind, c.split, c.reading, ok, gain, c.min_gain, detail)
+
+
+def _max_gap(c: MaxGap, name: str, ck: _Checker) -> CheckResult:
+    tr, why_tr = ck.score("tuned", "train_sample", c.reading)
+    s, why_s = ck.score("tuned", c.split, c.reading)
+    if tr is None or s is None:
+        return _incomplete(name, c, c.max, "; ".join(w for w in (why_tr, why_s) if w))
+    gap = tr.acc - s.acc
+    ok = gap <= c.max + 1e-12
+    detail = (
+        f"tuned accuracy on train_sample ({c.reading}) is {tr.acc:.3f} vs {s.acc:.3f} on {c.split}: "
+        f"a memorization gap of {gap:+.3f}; allowed ≤ {c.max:.3f}"
+    )
+    return CheckResult(name, c.kind, c.split, c.reading, ok, gap, c.max, detail)
+
+
+def _regressions(checks: Sequence[Check], baseline: BaselineVerdict, ck: _Checker) -> list[CheckResult]:
+    """One no_regression check per held-out (split, reading) the gate's checks use.
+
+    Tolerance: the baseline's own sampling noise. The tuned accuracy must not fall
+    below the lower end of the baseline's Wilson 95 % interval (e.g. baseline 0.92 on
+    n = 100 → interval [0.850, 0.959] → this run needs ≥ 0.850)."""
+    pairs = sorted({(c.split, c.reading) for c in checks if c.split != "train_sample"},
+                   key=lambda p: (SCORED_SPLITS.index(p[0]), READINGS.index(p[1])))
+    out = []
+    for split, reading in pairs:
+        base = baseline.score(split, reading)
+        if base is None or not _usable(base.wilson_low):
+            continue  # the last release did not score this: nothing to regress from
+        name = f"no_regression[{split},{reading}]"
+        s, why = ck.score("tuned", split, reading)
+        if s is None:
+            out.append(CheckResult(name, "no_regression", split, reading, None, math.nan, base.wilson_low,
+                                   f"not evaluated: {why}"))
+            continue
+        ok = s.acc >= base.wilson_low - 1e-12
+        detail = (
+            f"tuned accuracy on {split} ({reading}) is {s.acc:.3f} vs {base.acc:.3f} in the last release "
+            f"(n = {base.n}); must stay ≥ its Wilson 95% lower bound {base.wilson_low:.3f}"
+        )
+        out.append(CheckResult(name, "no_regression", split, reading, ok, s.acc, base.wilson_low, detail))
+    return out
+
+
+def _table(arms: Mapping[str, ArmResult | None]) -> tuple[TableRow, ...]:
+    rows = []
+    for arm in ARMS:
+        result = arms.get(arm)
+        if result is None:
+            continue
+        order = {(sp, rd): i for i, (sp, rd) in enumerate((sp, rd) for sp in SCORED_SPLITS for rd in READINGS)}
+        scores = sorted(result.scores, key=lambda s: (order.get((s.split, s.reading), len(order)), s.split, s.reading))
+        rows += [TableRow(arm, s.split, s.reading, s.acc, s.n, s.wilson_low, s.wilson_high) for s in scores]
+    return tuple(rows)
+
+
+def _gaps(arms: Mapping[str, ArmResult | None]) -> tuple[Gap, ...]:
+    tuned = arms.get("tuned")
+    if tuned is None:
+        return ()
+    gaps = []
+    for reading in READINGS:
+        train = tuned.score("train_sample", reading)
+        if train is None or train.n <= 0 or not _usable(train.acc):
+            continue
+        for split in SCORED_SPLITS[1:]:
+            s = tuned.score(split, reading)
+            if s is not None and s.n > 0 and _usable(s.acc):
+                gaps.append(Gap(split, reading, train.acc, s.acc, train.acc - s.acc))
+    return tuple(gaps)
+
+
+def _check_names(checks: Sequence[Check]) -> list[str]:
+    names: list[str] = []
+    for c in checks:
+        base = f"{c.kind}[{c.split},{c.reading}]"
+        name, k = base, 2
+        while name in names:
+            name, k = f"{base}#{k}", k + 1
+        names.append(name)
+    return names
+
+
+_RUNNERS = {"min_accuracy": _min_accuracy, "max_drop_vs_base": _max_drop, "beats_base": _beats_base, "max_gap": _max_gap}
+
+
+def decide(
+    checks: Sequence[Check],
+    arms: Mapping[str, ArmResult | None],
+    baseline: BaselineVerdict | None = None,
+    build: BuildRef | None = None,
+) -> Verdict:
+    """(the spec's checks, arm → result or None when its file is missing, last release's
+    verdict, the build the run should have been scored on) → Verdict.
+
+    Never raises on any ArmResult. Raises UsageError (exit 2) for one bad input only:
+    a baseline that is the verdict of another build (a different spec name)."""
+    if baseline is not None and build is not None and baseline.build_name != build.name:
+        raise UsageError(
+            f"--baseline is the verdict of build {baseline.build_name!r}, but this run is of build "
+            f"{build.name!r}; pass the verdict.json of the last release of {build.name!r}"
+        )
+    ck = _Checker(arms, build)
+    results = [_RUNNERS[c.kind](c, name, ck) for c, name in zip(checks, _check_names(checks))]
+    if baseline is not None:
+        results += _regressions(checks, baseline, ck)
+    reasons = list(ck.reasons)
+    for r in results:
+        if r.passed is None:
+            reasons.append(f"{r.name}: {r.detail}")
+        elif not r.passed:
+            reasons.append(f"{r.name} failed: {r.detail}")
+    if not checks:
+        reasons.append("the spec's gate has no checks: nothing was required of this model")
+    if ck.bad_arms or any(r.passed is None for r in results):
+        status: Status = "incomplete"
+    elif any(r.passed is False for r in results):
+        status = "fail"
+    else:
+        status = "pass"
+    unique = tuple(dict.fromkeys(reasons))  # an arm problem can be named by several checks
+    return Verdict(status, EXIT[status], tuple(results), unique, _table(arms), _gaps(arms))

@@ -1,0 +1,376 @@
+"""Verdict → the files a person and a CI system read, in runs/<id>/.
+
+  report.md          verdict line first, checks ✓/✗, accuracy per arm with Wilson 95 %
+                     intervals, memorization gap, the build (fits a job summary / PR comment)
+  report.html        self-contained: the same content plus a chart (inline PNG, Agg)
+  verdict.json       stable schema (SCHEMA below), deterministic; the next release's --baseline
+  junit.xml          one testcase per check: a miss is a <failure>, not evaluated an <error>
+  adapter/README.md  Hugging Face model card (only when the run has an adapter/ folder)
+
+Every file is written atomically (temp file in the same folder, then rename).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import os
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from . import __version__
+from .errors import UsageError
+from .gate import READINGS, SCORED_SPLITS, BaselineScore, BaselineVerdict, BuildRef, Verdict
+from .results import ARMS
+
+SCHEMA = 1
+DEFAULT_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # what model "default" is (DESIGN.md: Models)
+_MARK = {True: "✓", False: "✗", None: "⚠"}
+_WORD = {True: "PASS", False: "FAIL", None: "N/A "}
+_HEAD = {"pass": "✅ PASS", "fail": "❌ FAIL", "incomplete": "⚠️ INCOMPLETE"}
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    id: str
+    statement: str
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """What the reports say besides the verdict: which build, rules, model and run."""
+
+    run_id: str
+    build: BuildRef
+    spec_sha256: str
+    rules: tuple[RuleInfo, ...]
+    model: str  # the base model as the run names it ("default", a hub id or a path)
+    description: str = ""
+    counts: tuple[tuple[str, int], ...] = ()  # split → examples in the build
+    training: tuple[tuple[str, str], ...] = ()  # hyperparameters etc., for the model card
+    created_with: str = f"syllabus {__version__}"
+
+
+def _f(x: float, digits: int = 3) -> str:
+    return f"{x:.{digits}f}" if isinstance(x, (int, float)) and math.isfinite(x) else "—"
+
+
+def _num(x: float) -> float | None:
+    """JSON has no NaN: a non-finite number is written as null."""
+    return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None
+
+
+def _cell(verdict: Verdict, arm: str, split: str, reading: str) -> str:
+    row = next((r for r in verdict.table if (r.arm, r.split, r.reading) == (arm, split, reading)), None)
+    if row is None:
+        return "—"
+    return f"{_f(row.acc)} [{_f(row.wilson_low, 2)}, {_f(row.wilson_high, 2)}] n={row.n}"
+
+
+def _score_keys(verdict: Verdict) -> list[tuple[str, str]]:
+    seen = {(r.split, r.reading) for r in verdict.table}
+    known = [(s, r) for s in SCORED_SPLITS for r in READINGS if (s, r) in seen]
+    return known + sorted(seen - set(known))
+
+
+def _summary_line(verdict: Verdict) -> str:
+    n = len(verdict.checks)
+    ok = sum(c.passed is True for c in verdict.checks)
+    return f"{ok} of {n} checks passed" + ("" if verdict.status != "incomplete" else "; the gate fails closed")
+
+
+# ---------------------------------------------------------------- text and Markdown
+
+
+def render_text(verdict: Verdict, context: ReportContext) -> str:
+    """Verdict → the terminal table: one line per check with PASS/FAIL and numbers, then the verdict."""
+    lines = [f"syllabus gate: build {context.build.name} ({context.build.sha256[:12]}), run {context.run_id}"]
+    width = max((len(c.name) for c in verdict.checks), default=0)
+    for c in verdict.checks:
+        nums = f"{_f(c.observed):>6} vs {_f(c.threshold):>6}"
+        lines.append(f"  {_WORD[c.passed]}  {c.name:<{width}}  {nums}  {c.detail}")
+    lines.append(f"verdict: {verdict.status.upper()} (exit {verdict.exit_code}): {_summary_line(verdict)}")
+    lines += [f"  - {r}" for r in verdict.reasons]
+    return "\n".join(lines)
+
+
+def _md_escape(text: str) -> str:
+    """User text → Markdown-safe: a pipe would split a table cell, a <tag> would vanish on GitHub."""
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+
+
+def render_markdown(verdict: Verdict, context: ReportContext) -> str:
+    out = [f"## {_HEAD[verdict.status]}: syllabus gate for `{context.build.name}` (exit {verdict.exit_code})", ""]
+    out.append(f"{_summary_line(verdict)}.")
+    if verdict.reasons:
+        out += [""] + [f"- {_md_escape(r)}" for r in verdict.reasons]
+    out += ["", "### Checks", "", "| | check | observed | threshold | detail |", "|---|---|---|---|---|"]
+    for c in verdict.checks:
+        out.append(f"| {_MARK[c.passed]} | `{c.name}` | {_f(c.observed)} | {_f(c.threshold)} | {_md_escape(c.detail)} |")
+    out += ["", "### Accuracy per split (Wilson 95% interval)", "", "| split | reading | " + " | ".join(ARMS) + " |",
+            "|---|---|" + "---|" * len(ARMS)]
+    for split, reading in _score_keys(verdict):
+        cells = " | ".join(_cell(verdict, arm, split, reading) for arm in ARMS)
+        out.append(f"| {split} | {reading} | {cells} |")
+    out += ["", "### Memorization gap (tuned: train_sample − split)", ""]
+    if verdict.gaps:
+        out += ["| split | reading | train_sample | split | gap |", "|---|---|---|---|---|"]
+        out += [f"| {g.split} | {g.reading} | {_f(g.train_acc)} | {_f(g.split_acc)} | {g.gap:+.3f} |" for g in verdict.gaps]
+    else:
+        out.append("Not available: the tuned arm has no train_sample score.")
+    out += ["", "### Build", ""] + [f"- {_md_escape(line)}" for line in _build_lines(context, code="`")]
+    return "\n".join(out) + "\n"
+
+
+def _build_lines(context: ReportContext, code: str) -> list[str]:
+    lines = [
+        f"build {code}{context.build.name}{code}, manifest sha256 {code}{context.build.sha256}{code}",
+        f"spec sha256 {code}{context.spec_sha256}{code}",
+        f"base model {code}{context.model}{code}; run {code}{context.run_id}{code}",
+    ]
+    if context.counts:
+        lines.append("examples: " + ", ".join(f"{k} {v}" for k, v in context.counts))
+    lines += [f"rule {code}{r.id}{code}: {r.statement}" for r in context.rules]
+    lines.append(f"created with {context.created_with}")
+    return lines
+
+
+# ---------------------------------------------------------------- HTML with a chart
+
+
+def _chart_png(verdict: Verdict) -> bytes | None:
+    """Grouped bars (base / prompted / tuned) per split with Wilson error bars, one panel per reading."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # Agg: no display, no global pyplot state
+    from matplotlib.figure import Figure
+
+    readings = [rd for rd in READINGS if any(r.reading == rd for r in verdict.table)]
+    if not readings:
+        return None
+    fig = Figure(figsize=(4.2 * len(readings) + 0.6, 3.4), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(readings), squeeze=False)[0]
+    colors = {"base": "#9aa5b1", "prompted": "#f0b429", "tuned": "#2f80ed"}
+    for ax, reading in zip(axes, readings):
+        splits = [s for s in SCORED_SPLITS if any(r.split == s and r.reading == reading for r in verdict.table)]
+        for i, arm in enumerate(ARMS):
+            xs, ys, lo, hi = [], [], [], []
+            for j, split in enumerate(splits):
+                row = next((r for r in verdict.table if (r.arm, r.split, r.reading) == (arm, split, reading)), None)
+                if row is None or not all(math.isfinite(v) for v in (row.acc, row.wilson_low, row.wilson_high)):
+                    continue
+                xs.append(j + (i - 1) * 0.27)  # three bars of width 0.27 centred on the split
+                ys.append(row.acc)
+                lo.append(max(0.0, row.acc - row.wilson_low))
+                hi.append(max(0.0, row.wilson_high - row.acc))
+            ax.bar(xs, ys, width=0.27, color=colors[arm], label=arm, yerr=[lo, hi], capsize=3)
+        ax.set_xticks(range(len(splits)), [s.replace("test_", "") for s in splits])
+        ax.set_ylim(0, 1.05)
+        ax.set_title(f"accuracy ({reading})")
+        ax.grid(axis="y", alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(ARMS), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))  # leave the top strip to the legend, clear of the bars
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})  # no version stamp: same verdict, same bytes
+    return buf.getvalue()
+
+
+def render_html(verdict: Verdict, context: ReportContext) -> str:
+    e = html.escape
+    png = _chart_png(verdict)
+    chart = (
+        f'<img alt="accuracy per split: base, prompted, tuned with Wilson 95% intervals" '
+        f'src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
+        if png else "<p>No scores to chart.</p>"
+    )
+    rows = "".join(
+        f'<tr class="{ {True: "ok", False: "bad", None: "na"}[c.passed]}"><td>{_MARK[c.passed]}</td>'
+        f"<td><code>{e(c.name)}</code></td><td>{_f(c.observed)}</td><td>{_f(c.threshold)}</td><td>{e(c.detail)}</td></tr>"
+        for c in verdict.checks
+    )
+    scores = "".join(
+        f"<tr><td>{e(s)}</td><td>{e(r)}</td>" + "".join(f"<td>{e(_cell(verdict, a, s, r))}</td>" for a in ARMS) + "</tr>"
+        for s, r in _score_keys(verdict)
+    )
+    gaps = "".join(
+        f"<tr><td>{e(g.split)}</td><td>{e(g.reading)}</td><td>{_f(g.train_acc)}</td><td>{_f(g.split_acc)}</td>"
+        f"<td>{g.gap:+.3f}</td></tr>"
+        for g in verdict.gaps
+    ) or '<tr><td colspan="5">Not available: the tuned arm has no train_sample score.</td></tr>'
+    reasons = "".join(f"<li>{e(r)}</li>" for r in verdict.reasons)
+    build = "".join(f"<li>{e(line)}</li>" for line in _build_lines(context, code=""))
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>syllabus gate: {e(context.build.name)}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1f2933}}
+table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}td,th{{border:1px solid #cbd2d9;padding:.3rem .6rem;text-align:left}}
+tr.ok td:first-child{{color:#18794e}}tr.bad td:first-child{{color:#c62828}}tr.na td:first-child{{color:#b7791f}}
+.verdict-pass{{color:#18794e}}.verdict-fail{{color:#c62828}}.verdict-incomplete{{color:#b7791f}}</style></head>
+<body>
+<h1 class="verdict-{verdict.status}">{e(_HEAD[verdict.status])}: syllabus gate for {e(context.build.name)} (exit {verdict.exit_code})</h1>
+<p>{e(_summary_line(verdict))}.</p><ul>{reasons}</ul>
+<h2>Checks</h2><table><tr><th></th><th>check</th><th>observed</th><th>threshold</th><th>detail</th></tr>{rows}</table>
+<h2>Accuracy per split (Wilson 95% interval)</h2>{chart}
+<table><tr><th>split</th><th>reading</th>{"".join(f"<th>{a}</th>" for a in ARMS)}</tr>{scores}</table>
+<h2>Memorization gap (tuned: train_sample − split)</h2>
+<table><tr><th>split</th><th>reading</th><th>train_sample</th><th>split</th><th>gap</th></tr>{gaps}</table>
+<h2>Build</h2><ul>{build}</ul>
+</body></html>
+"""
+
+
+# ---------------------------------------------------------------- JSON, JUnit, model card
+
+
+def verdict_document(verdict: Verdict, context: ReportContext) -> dict:
+    """Verdict → the verdict.json document (schema SCHEMA); keys in a fixed order."""
+    scores: dict = {}
+    for r in verdict.table:
+        scores.setdefault(r.arm, {}).setdefault(r.split, {})[r.reading] = {
+            "acc": _num(r.acc), "n": r.n, "wilson_low": _num(r.wilson_low), "wilson_high": _num(r.wilson_high)
+        }
+    return {
+        "schema": SCHEMA,
+        "status": verdict.status,
+        "exit_code": verdict.exit_code,
+        "build": {"name": context.build.name, "sha256": context.build.sha256, "spec_sha256": context.spec_sha256},
+        "run": context.run_id,
+        "model": context.model,
+        "checks": [
+            {"name": c.name, "kind": c.kind, "split": c.split, "reading": c.reading, "passed": c.passed,
+             "observed": _num(c.observed), "threshold": _num(c.threshold), "detail": c.detail}
+            for c in verdict.checks
+        ],
+        "reasons": list(verdict.reasons),
+        "scores": scores,
+        "gaps": [{"split": g.split, "reading": g.reading, "train_acc": _num(g.train_acc),
+                  "split_acc": _num(g.split_acc), "gap": _num(g.gap)} for g in verdict.gaps],
+        "created_with": context.created_with,
+    }
+
+
+def render_junit(verdict: Verdict, context: ReportContext) -> str:
+    failures = sum(c.passed is False for c in verdict.checks)
+    errors = sum(c.passed is None for c in verdict.checks)
+    suites = ET.Element("testsuites", name="syllabus gate")
+    suite = ET.SubElement(suites, "testsuite", name=f"syllabus-gate.{context.build.name}",
+                          tests=str(len(verdict.checks)), failures=str(failures), errors=str(errors), skipped="0")
+    props = ET.SubElement(suite, "properties")
+    for key, value in (("status", verdict.status), ("exit_code", str(verdict.exit_code)),
+                       ("build_sha256", context.build.sha256), ("run", context.run_id)):
+        ET.SubElement(props, "property", name=key, value=value)
+    for c in verdict.checks:
+        case = ET.SubElement(suite, "testcase", classname=f"syllabus.gate.{context.build.name}", name=c.name, time="0")
+        if c.passed is False:
+            ET.SubElement(case, "failure", message=c.detail, type=c.kind).text = c.detail
+        elif c.passed is None:
+            ET.SubElement(case, "error", message=c.detail, type="incomplete").text = c.detail
+    if verdict.reasons:  # arm-level problems belong to no single check
+        ET.SubElement(suite, "system-err").text = "\n".join(verdict.reasons)
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def _hub_id(model: str) -> str | None:
+    """A name the Hub metadata accepts as base_model: 'default' → its hub id; a local path → None."""
+    if model == "default":
+        return DEFAULT_HUB_ID
+    parts = model.split("/")
+    if model.startswith((".", "/", "~")) or len(parts) > 2 or os.sep in model.replace("/", ""):
+        return None
+    return model
+
+
+def render_model_card(verdict: Verdict, context: ReportContext) -> str:
+    tuned = [r for r in verdict.table if r.arm == "tuned" and r.split != "train_sample" and math.isfinite(r.acc)]
+    front: dict = {"library_name": "peft"}
+    hub = _hub_id(context.model)
+    if hub:
+        front["base_model"] = hub
+    front["tags"] = ["syllabus", "lora", "peft", "rule-tuning", context.build.name]
+    front["model-index"] = [{
+        "name": f"{context.build.name}-{context.run_id}",
+        "results": [
+            {"task": {"type": "text-generation", "name": f"rule following ({r.split}, {r.reading})"},
+             "dataset": {"name": f"{context.build.name} {r.split}", "type": f"syllabus/{context.build.name}",
+                         "split": r.split},
+             "metrics": [{"type": "accuracy", "value": round(r.acc, 4), "name": f"accuracy ({r.reading})",
+                          "verified": False}]}
+            for r in tuned
+        ],
+    }]
+    body = [f"# {context.build.name}: LoRA adapter", ""]
+    if context.description:
+        body += [_md_escape(context.description), ""]
+    body += [f"A LoRA adapter for `{hub or context.model}` trained by syllabus to follow "
+             f"{'this rule' if len(context.rules) == 1 else 'these rules'}:", ""]
+    body += [f"> **{r.id}**: {_md_escape(r.statement)}" for r in context.rules]
+    body += ["", f"## Evaluation: {verdict.status.upper()} (exit {verdict.exit_code})", "",
+             "Accuracy with Wilson 95% interval. The `test_` splits were held out of training "
+             "(new phrasings, a new question form, out-of-scope subjects); `train_sample` is a sample "
+             "of the lessons, to show memorization.", "",
+             "| split | reading | " + " | ".join(ARMS) + " |", "|---|---|" + "---|" * len(ARMS)]
+    body += [f"| {s} | {r} | " + " | ".join(_cell(verdict, a, s, r) for a in ARMS) + " |" for s, r in _score_keys(verdict)]
+    body += ["", "Gate checks:", ""] + [f"- {_MARK[c.passed]} `{c.name}`: {c.detail}" for c in verdict.checks]
+    if context.training:
+        body += ["", "## Training", ""] + [f"- {k}: {v}" for k, v in context.training]
+    body += ["", "## Use", "", "```python", "from peft import AutoPeftModelForCausalLM",
+             'model = AutoPeftModelForCausalLM.from_pretrained("path/to/this/adapter")', "```", "",
+             f"Build `{context.build.name}` (manifest sha256 `{context.build.sha256}`), {context.created_with}.", ""]
+    return "---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n\n" + "\n".join(body)
+
+
+def _atomic_write(path: Path, text: str) -> Path:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)  # a reader sees the old file or the new one, never half of one
+    return path
+
+
+def write_reports(verdict: Verdict, context: ReportContext, run_dir: Path) -> dict[str, Path]:
+    """(verdict, context, runs/<id>/) → {"verdict", "markdown", "html", "junit"[, "model_card"]: path}."""
+    run_dir = Path(run_dir)
+    doc = json.dumps(verdict_document(verdict, context), indent=2, ensure_ascii=False, allow_nan=False)
+    written = {
+        "verdict": _atomic_write(run_dir / "verdict.json", doc + "\n"),
+        "markdown": _atomic_write(run_dir / "report.md", render_markdown(verdict, context)),
+        "html": _atomic_write(run_dir / "report.html", render_html(verdict, context)),
+        "junit": _atomic_write(run_dir / "junit.xml", render_junit(verdict, context)),
+    }
+    if (run_dir / "adapter").is_dir():
+        written["model_card"] = _atomic_write(run_dir / "adapter" / "README.md", render_model_card(verdict, context))
+    return written
+
+
+def read_baseline(path: Path) -> BaselineVerdict:
+    """verdict.json of an earlier run → BaselineVerdict; UsageError (exit 2) naming what is wrong."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--baseline {path}: cannot read it ({exc.strerror}); pass the verdict.json of the last release")
+    except ValueError as exc:
+        raise UsageError(f"--baseline {path}: not JSON ({exc}); pass the verdict.json of the last release")
+    try:
+        if doc["schema"] != SCHEMA:
+            raise UsageError(f"--baseline {path}: verdict schema {doc['schema']!r} is not {SCHEMA}; "
+                             "re-run `syllabus gate` on the last release with this version")
+        nan = float("nan")
+
+        def num(x: object) -> float:
+            return nan if x is None else float(x)  # type: ignore[arg-type]
+
+        tuned = tuple(
+            BaselineScore(split, reading, num(v["acc"]), int(v["n"]), num(v["wilson_low"]), num(v["wilson_high"]))
+            for split, by_reading in doc["scores"].get("tuned", {}).items()
+            for reading, v in by_reading.items()
+        )
+        return BaselineVerdict(str(doc["build"]["name"]), str(doc["build"]["sha256"]), str(doc["status"]), tuned)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(f"--baseline {path}: not a syllabus verdict.json (bad or missing field {exc}); "
+                         "pass the verdict.json that `syllabus gate` wrote for the last release")

@@ -1,0 +1,403 @@
+"""The gate: every fail-closed case, each check kind passing and failing, McNemar by hand, baselines."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import TypeAdapter
+
+from compiler import pipeline
+from compiler.errors import EvalIncomplete, UsageError
+from compiler.gate import BaselineScore, BaselineVerdict, BuildRef, decide, mcnemar_exact
+from compiler.results import ArmResult, Sample, Score, wilson_interval
+from compiler.spec import BeatsBase, Check, Gate, MaxDropVsBase, MaxGap, MinAccuracy
+from tests._gate_fixtures import SHA, fake_run, good_arms, k_of_n, score
+
+DEFAULT = Gate().checks
+BUILD = BuildRef("blue-products", SHA)
+
+
+def only(arms, **kw):
+    return {**arms, **kw}
+
+
+def test_default_checks_pass_on_a_good_run():
+    v = decide(DEFAULT, good_arms(), build=BUILD)
+    assert (v.status, v.exit_code) == ("pass", 0), v.reasons
+    assert len(v.checks) == 4 and all(c.passed for c in v.checks)
+    assert v.reasons == ()
+
+
+# ---------------------------------------------------------------- fail closed → exit 3
+
+
+def _incomplete(v, *needles):
+    assert (v.status, v.exit_code) == ("incomplete", 3)
+    text = " ".join(v.reasons)
+    for needle in needles:
+        assert needle in text, (needle, v.reasons)
+
+
+def test_missing_arm_is_incomplete():
+    v = decide(DEFAULT, only(good_arms(), tuned=None), build=BUILD)
+    _incomplete(v, "tuned arm: no evaluation result")
+    assert all(c.passed is None for c in v.checks)
+
+
+def test_missing_prompted_arm_is_incomplete_even_when_every_check_passes():
+    arms = good_arms()
+    del arms["prompted"]
+    v = decide(DEFAULT, arms, build=BUILD)
+    _incomplete(v, "prompted arm")
+    assert all(c.passed for c in v.checks)
+
+
+def test_unfinished_arm_is_incomplete():
+    arms = good_arms()
+    v = decide(DEFAULT, only(arms, base=replace(arms["base"], complete=False)), build=BUILD)
+    _incomplete(v, "base arm: the evaluation did not finish")
+    by_kind = {c.kind: c.passed for c in v.checks}
+    assert by_kind["min_accuracy"] is True and by_kind["beats_base"] is None and by_kind["max_drop_vs_base"] is None
+
+
+def test_missing_split_metric_is_incomplete():
+    arms = good_arms()
+    tuned = arms["tuned"]
+    kept = tuple(s for s in tuned.scores if not (s.split == "test_form" and s.reading == "mc"))
+    v = decide(DEFAULT, only(arms, tuned=replace(tuned, scores=kept)), build=BUILD)
+    _incomplete(v, "tuned arm, test_form (mc): no score was recorded")
+    assert [c.passed for c in v.checks if c.split == "test_form"] == [None]
+
+
+def test_nan_accuracy_is_incomplete():
+    arms = good_arms()
+    tuned = arms["tuned"]
+    scores = tuple(replace(s, acc=math.nan) if s.split == "test_paraphrase" else s for s in tuned.scores)
+    v = decide(DEFAULT, only(arms, tuned=replace(tuned, scores=scores)), build=BUILD)
+    _incomplete(v, "test_paraphrase (mc): accuracy is nan")
+
+
+def test_empty_split_is_incomplete():
+    arms = good_arms()
+    tuned = arms["tuned"]
+    scores = tuple(score(s.split, s.reading, []) if s.split == "test_form" else s for s in tuned.scores)
+    v = decide(DEFAULT, only(arms, tuned=replace(tuned, scores=scores)), build=BUILD)
+    _incomplete(v, "test_form (mc): the split is empty (n = 0)")
+
+
+def test_mismatched_item_ids_make_the_paired_test_incomplete():
+    arms = good_arms()
+    base = arms["base"]
+    shifted = tuple(score(s.split, s.reading, [x.correct for x in s.samples], prefix="other") for s in base.scores)
+    v = decide([BeatsBase(kind="beats_base", split="test_paraphrase")], only(arms, base=replace(base, scores=shifted)), build=BUILD)
+    _incomplete(v, "different items (20 only in tuned, 20 only in base)")
+
+
+def test_duplicate_item_ids_make_the_paired_test_incomplete():
+    arms = good_arms()
+    dup = Score.from_samples("test_paraphrase", "mc", (Sample("x", True), Sample("x", False)))
+    tuned = replace(arms["tuned"], scores=(dup,))
+    base = replace(arms["base"], scores=(dup,))
+    v = decide([BeatsBase(kind="beats_base", split="test_paraphrase")], only(arms, tuned=tuned, base=base), build=BUILD)
+    _incomplete(v, "occurs twice")
+
+
+def test_arm_scored_on_another_build_is_incomplete():
+    arms = good_arms()
+    v = decide(DEFAULT, only(arms, base=replace(arms["base"], build_sha256="f" * 64)), build=BUILD)
+    _incomplete(v, "base arm: scored on another build")
+    # without the expected build, arms must still agree with each other
+    v = decide(DEFAULT, only(arms, base=replace(arms["base"], build_sha256="f" * 64)))
+    _incomplete(v, "base arm: scored on another build")
+
+
+def test_file_holding_the_wrong_arm_is_incomplete():
+    arms = good_arms()
+    v = decide(DEFAULT, only(arms, tuned=replace(arms["base"])), build=BUILD)
+    _incomplete(v, "holds the 'base' arm")
+
+
+# ---------------------------------------------------------------- each check kind
+
+
+def _one(check, arms=None):
+    v = decide([check], arms or good_arms(), build=BUILD)
+    assert len(v.checks) == 1
+    return v, v.checks[0]
+
+
+def test_min_accuracy_point_pass_fail_and_boundary():
+    v, c = _one(MinAccuracy(kind="min_accuracy", split="test_form", min=0.95))
+    assert c.passed and v.exit_code == 0 and c.observed == pytest.approx(0.95)
+    v, c = _one(MinAccuracy(kind="min_accuracy", split="test_form", min=0.96))
+    assert c.passed is False and v.exit_code == 1 and v.status == "fail"
+    assert "test_form" in v.reasons[0] and "0.950" in c.detail
+
+
+def test_min_accuracy_wilson_lower_bound():
+    # 19/20: p̂ = 0.95, z² = 3.8415; centre = (0.95 + 3.8415/40) / (1 + 3.8415/20) = 0.8775;
+    # half = 1.96·sqrt(0.95·0.05/20 + 3.8415/1600) / 1.1921 = 0.1136 → lower bound 0.7639.
+    v, c = _one(MinAccuracy(kind="min_accuracy", split="test_form", min=0.9, bound="wilson_lower"))
+    assert c.passed is False and c.observed == pytest.approx(0.7639, abs=1e-3)
+    v, c = _one(MinAccuracy(kind="min_accuracy", split="test_form", min=0.75, bound="wilson_lower"))
+    assert c.passed is True
+
+
+def test_min_accuracy_gen_reading_reads_gen():
+    arms = good_arms()
+    tuned = arms["tuned"]
+    scores = tuple(score(s.split, s.reading, k_of_n(2, 20)) if s.reading == "gen" else s for s in tuned.scores)
+    arms["tuned"] = replace(tuned, scores=scores)
+    _, mc = _one(MinAccuracy(kind="min_accuracy", split="test_form", min=0.8), arms)
+    _, gen = _one(MinAccuracy(kind="min_accuracy", split="test_form", min=0.8, reading="gen"), arms)
+    assert mc.passed and gen.passed is False and gen.observed == pytest.approx(0.1)
+
+
+def _loc_arms(base_k: int, tuned_k: int) -> dict[str, ArmResult]:
+    arms = good_arms()
+    for name, k in (("base", base_k), ("tuned", tuned_k)):
+        a = arms[name]
+        arms[name] = replace(a, scores=tuple(score(s.split, s.reading, k_of_n(k, 20)) if s.split == "test_locality" else s
+                                             for s in a.scores))
+    return arms
+
+
+def test_max_drop_vs_base():
+    arms = _loc_arms(18, 17)  # 0.90 → 0.85: a drop of 0.05
+    _, c = _one(MaxDropVsBase(kind="max_drop_vs_base", split="test_locality", max=0.05), arms)
+    assert c.passed and c.observed == pytest.approx(0.05)
+    v, c = _one(MaxDropVsBase(kind="max_drop_vs_base", split="test_locality", max=0.04), arms)
+    assert c.passed is False and v.exit_code == 1
+    _, c = _one(MaxDropVsBase(kind="max_drop_vs_base", split="test_locality", max=0.0), _loc_arms(17, 19))
+    assert c.passed and c.observed == pytest.approx(-0.1)  # tuned better than base: no drop
+
+
+@pytest.mark.parametrize(
+    ("b", "c", "p"),
+    [
+        (8, 1, 20 / 512),  # 2·(C(9,0) + C(9,1)) / 2⁹
+        (1, 8, 20 / 512),  # symmetric
+        (6, 1, 16 / 128),  # 2·(1 + 7) / 2⁷
+        (5, 0, 2 / 32),  # 2·1 / 2⁵
+        (3, 3, 1.0),  # 2·(1 + 6 + 15 + 20)/64 = 84/64, capped at 1
+        (0, 0, 1.0),  # no discordant pairs: no evidence
+    ],
+)
+def test_mcnemar_exact_by_hand(b, c, p):
+    assert mcnemar_exact(b, c) == pytest.approx(p, rel=1e-12)
+
+
+def _paired_arms(gains: int, losses: int, both: int, neither: int) -> dict[str, ArmResult]:
+    """Items on test_paraphrase: `gains` only tuned right, `losses` only base right, and the rest."""
+    tuned = [True] * gains + [False] * losses + [True] * both + [False] * neither
+    base = [False] * gains + [True] * losses + [True] * both + [False] * neither
+    arms = good_arms()
+    for name, correct in (("tuned", tuned), ("base", base)):
+        a = arms[name]
+        arms[name] = replace(a, scores=tuple(score(s.split, s.reading, correct) if s.split == "test_paraphrase" else s
+                                             for s in a.scores))
+    return arms
+
+
+def test_beats_base_mcnemar_pass_and_fail():
+    arms = _paired_arms(8, 1, 5, 6)  # tuned 13/20 = 0.65, base 6/20 = 0.30: gain 0.35, p = 20/512 = 0.039
+    _, c = _one(BeatsBase(kind="beats_base", split="test_paraphrase", min_gain=0.3, alpha=0.05), arms)
+    assert c.passed and c.observed == pytest.approx(0.35) and "p = 0.03906" in c.detail
+    _, c = _one(BeatsBase(kind="beats_base", split="test_paraphrase", min_gain=0.3, alpha=0.01), arms)
+    assert c.passed is False  # not significant at 1 %
+    _, c = _one(BeatsBase(kind="beats_base", split="test_paraphrase", min_gain=0.4, alpha=0.05), arms)
+    assert c.passed is False  # significant, but the gain is too small
+    arms = _paired_arms(6, 1, 7, 6)  # p = 16/128 = 0.125
+    _, c = _one(BeatsBase(kind="beats_base", split="test_paraphrase", min_gain=0.0, alpha=0.05), arms)
+    assert c.passed is False and "p = 0.125" in c.detail
+
+
+def test_beats_base_fails_when_tuned_is_significantly_worse():
+    arms = _paired_arms(1, 8, 5, 6)
+    _, c = _one(BeatsBase(kind="beats_base", split="test_paraphrase", min_gain=-1.0, alpha=0.05), arms)
+    assert c.passed is False and c.observed == pytest.approx(-0.35)
+
+
+def test_max_gap():
+    arms = good_arms()
+    tuned = arms["tuned"]
+    scores = tuple(score(s.split, s.reading, [True] * 20 if s.split == "train_sample" else k_of_n(16, 20))
+                   for s in tuned.scores)
+    arms["tuned"] = replace(tuned, scores=scores)
+    _, c = _one(MaxGap(kind="max_gap", split="test_form", max=0.2), arms)
+    assert c.passed and c.observed == pytest.approx(0.2)
+    v, c = _one(MaxGap(kind="max_gap", split="test_form", max=0.1), arms)
+    assert c.passed is False and v.exit_code == 1
+
+
+def test_gap_is_reported_without_a_check():
+    v = decide([], good_arms(), build=BUILD)
+    gaps = {(g.split, g.reading): g.gap for g in v.gaps}
+    assert gaps[("test_form", "mc")] == pytest.approx(0.0)
+    assert gaps[("test_locality", "gen")] == pytest.approx(0.95 - 0.9)
+    assert len(gaps) == 6
+    assert any("no checks" in r for r in v.reasons)
+
+
+def test_duplicate_checks_get_unique_names():
+    c = MinAccuracy(kind="min_accuracy", split="test_form", min=0.5)
+    v = decide([c, c], good_arms(), build=BUILD)
+    assert [x.name for x in v.checks] == ["min_accuracy[test_form,mc]", "min_accuracy[test_form,mc]#2"]
+
+
+def test_table_covers_every_arm_split_and_reading_in_order():
+    v = decide(DEFAULT, good_arms(), build=BUILD)
+    assert len(v.table) == 3 * 4 * 2
+    assert [r.arm for r in v.table[:8]] == ["base"] * 8
+    assert [(r.split, r.reading) for r in v.table[:2]] == [("train_sample", "mc"), ("train_sample", "gen")]
+
+
+# ---------------------------------------------------------------- regression baseline
+
+
+def _baseline(k: int, n: int, name: str = "blue-products") -> BaselineVerdict:
+    lo, hi = wilson_interval(k, n)
+    scores = tuple(BaselineScore(s, r, k / n, n, lo, hi) for s in ("test_paraphrase", "test_form", "test_locality")
+                   for r in ("mc", "gen"))
+    return BaselineVerdict(name, "c" * 64, "pass", scores)
+
+
+def test_baseline_regression_pass_and_fail():
+    # baseline 90/100: Wilson 95 % lower bound 0.8256 (centre 0.8852, half-width 0.0596)
+    assert wilson_interval(90, 100)[0] == pytest.approx(0.8256, abs=1e-3)
+    arms = _loc_arms(18, 18)  # locality 0.90; test_paraphrase / test_form 0.95
+    v = decide(DEFAULT, arms, _baseline(90, 100), BUILD)
+    regressions = [c for c in v.checks if c.kind == "no_regression"]
+    assert [c.split for c in regressions] == ["test_paraphrase", "test_form", "test_locality"]
+    assert v.exit_code == 0 and all(c.passed for c in regressions)
+    arms = _loc_arms(16, 16)  # locality 0.80 < 0.8256: a regression (and drop vs base is 0)
+    v = decide(DEFAULT, arms, _baseline(90, 100), BUILD)
+    assert v.exit_code == 1
+    failed = [c for c in v.checks if c.passed is False]
+    assert [c.name for c in failed] == ["no_regression[test_locality,mc]"]
+    assert "last release" in failed[0].detail and "0.826" in failed[0].detail
+
+
+def test_baseline_of_another_build_is_bad_input():
+    with pytest.raises(UsageError) as err:
+        decide(DEFAULT, good_arms(), _baseline(90, 100, name="other-spec"), BUILD)
+    assert err.value.exit_code == 2 and "other-spec" in str(err.value)
+
+
+def test_baseline_without_a_score_for_a_split_adds_no_check():
+    base = BaselineVerdict("blue-products", "c" * 64, "pass", ())
+    v = decide(DEFAULT, good_arms(), base, BUILD)
+    assert [c.kind for c in v.checks if c.kind == "no_regression"] == []
+
+
+# ---------------------------------------------------------------- never raises
+
+
+_SPLITS = st.sampled_from(["train_sample", "test_paraphrase", "test_form", "test_locality", "junk"])
+_READINGS = st.sampled_from(["mc", "gen", "x"])
+_FLOATS = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([0.0, 0.5, 1.0, math.nan])
+_SAMPLES = st.lists(st.builds(Sample, st.sampled_from(["a", "b", "c", "d"]), st.booleans()), max_size=6).map(tuple)
+_SCORES = st.builds(Score, _SPLITS, _READINGS, _FLOATS, st.integers(-2, 8), _FLOATS, _FLOATS, _FLOATS, _SAMPLES) | st.builds(
+    Score.from_samples, _SPLITS, _READINGS, _SAMPLES
+)
+_ARMS = st.builds(ArmResult, st.sampled_from(["base", "prompted", "tuned"]), st.just("m"),
+                  st.sampled_from([SHA, "f" * 64]), st.booleans(), st.lists(_SCORES, max_size=8).map(tuple))
+_CHECK_DOCS = st.fixed_dictionaries({
+    "kind": st.sampled_from(["min_accuracy", "max_drop_vs_base", "beats_base", "max_gap"]),
+    "split": st.sampled_from(["train_sample", "test_paraphrase", "test_form", "test_locality"]),
+    "reading": st.sampled_from(["mc", "gen"]),
+})
+
+
+def _check(doc: dict) -> Check:
+    extra = {"min_accuracy": {"min": 0.5, "bound": "wilson_lower"}, "max_drop_vs_base": {"max": 0.1},
+             "beats_base": {}, "max_gap": {"max": 0.1}}[doc["kind"]]
+    return TypeAdapter(Check).validate_python({**doc, **extra})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    arms=st.fixed_dictionaries({}, optional={"base": _ARMS | st.none(), "prompted": _ARMS | st.none(),
+                                             "tuned": _ARMS | st.none()}),
+    checks=st.lists(_CHECK_DOCS, max_size=5),
+    with_build=st.booleans(),
+    with_baseline=st.booleans(),
+)
+def test_decide_never_raises_and_is_consistent(arms, checks, with_build, with_baseline):
+    v = decide([_check(c) for c in checks], arms, _baseline(9, 10) if with_baseline else None, BUILD if with_build else None)
+    assert (v.status, v.exit_code) in {("pass", 0), ("fail", 1), ("incomplete", 3)}
+    if any(arms.get(a) is None or not arms[a].complete for a in ("base", "prompted", "tuned")):
+        assert v.exit_code == 3 and v.reasons
+    if any(c.passed is None for c in v.checks):
+        assert v.exit_code == 3
+    assert v.exit_code == 0 or v.reasons  # anything but a pass says why
+    json.dumps([c.detail for c in v.checks])
+
+
+# ---------------------------------------------------------------- pipeline.gate on a run folder
+
+
+def test_pipeline_gate_pass_writes_reports(tmp_path):
+    run, _ = fake_run(tmp_path, good_arms())
+    text, code = pipeline.gate(run, None)
+    assert code == 0
+    assert "PASS  min_accuracy[test_paraphrase,mc]" in text and "verdict: PASS (exit 0)" in text
+    for name in ("verdict.json", "report.md", "report.html", "junit.xml", "adapter/README.md"):
+        assert (run / name).is_file(), name
+    card = (run / "adapter" / "README.md").read_text()
+    assert "- lora.r: 16" in card and "Prefer blue paint for boxes and forks." in card  # from run.json and the build
+    assert json.loads((run / "verdict.json").read_text())["run"] == "r1"
+
+
+def test_pipeline_gate_fail_and_baseline(tmp_path):
+    arms = _loc_arms(18, 10)  # locality drops 0.40 vs base
+    run, _ = fake_run(tmp_path, arms)
+    text, code = pipeline.gate(run, None)
+    assert code == 1 and "FAIL  max_drop_vs_base[test_locality,mc]" in text
+    (tmp_path / "other").mkdir()
+    good, _ = fake_run(tmp_path / "other", good_arms())
+    assert pipeline.gate(good, None)[1] == 0
+    text, code = pipeline.gate(run, good / "verdict.json")  # locality 0.50 vs the release's 0.90
+    assert code == 1 and "FAIL  no_regression[test_locality,mc]" in text
+
+
+def test_pipeline_gate_missing_arm_file_writes_an_incomplete_verdict(tmp_path):
+    run, _ = fake_run(tmp_path, good_arms())
+    (run / "eval" / "tuned.json").write_text("{not json", encoding="utf-8")
+    text, code = pipeline.gate(run, None)
+    assert code == 3 and "tuned arm: no evaluation result" in text
+    assert json.loads((run / "verdict.json").read_text())["status"] == "incomplete"
+
+
+def test_pipeline_gate_bad_run_dirs(tmp_path):
+    with pytest.raises(UsageError):
+        pipeline.gate(tmp_path / "nope", None)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EvalIncomplete) as err:
+        pipeline.gate(tmp_path / "empty", None)
+    assert err.value.exit_code == 3
+    run, sha = fake_run(tmp_path, good_arms())
+    meta = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**meta, "build_sha256": "0" * 64}))
+    with pytest.raises(UsageError, match="build changed"):
+        pipeline.gate(run, None)
+    (run / "run.json").write_text(json.dumps({"model": "default"}))
+    with pytest.raises(UsageError, match="build_path"):
+        pipeline.gate(run, None)
+    (run / "run.json").unlink()
+    with pytest.raises(EvalIncomplete):
+        pipeline.gate(run, None)
+
+
+def test_pipeline_gate_baseline_file_problems_are_bad_input(tmp_path):
+    run, _ = fake_run(tmp_path, good_arms())
+    with pytest.raises(UsageError, match="cannot read"):
+        pipeline.gate(run, tmp_path / "missing.json")
+    (tmp_path / "v.json").write_text(json.dumps({"schema": 1}))
+    with pytest.raises(UsageError, match="not a syllabus verdict"):
+        pipeline.gate(run, tmp_path / "v.json")
