@@ -29,12 +29,13 @@ test-fast: setup
 
 # Regenerate the golden builds after an intended change to compile output.
 golden: setup
-	SYLLABUS_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden.py tests/test_diff.py
+	SYLLABUS_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden.py tests/test_diff.py -k golden
 
 bench: setup
 	$(BIN)/python tests/benchmarks/bench_compile.py
 	$(BIN)/python tests/benchmarks/bench_train.py
 	$(BIN)/python tests/benchmarks/bench_eval.py
+	$(BIN)/python tests/benchmarks/bench_diff.py
 
 clean:
 	rm -rf build runs .pytest_cache

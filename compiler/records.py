@@ -7,7 +7,7 @@ decision and seeded choice goes through `stable_hash` (sha256) instead.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Literal
 
 Scope = Literal["rule", "neighbour"]
@@ -27,7 +27,7 @@ def stable_unit(*parts: object) -> float:
     return int.from_bytes(digest, "big") / 2.0**64
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Provenance:
     """Where an example came from: enough to regenerate it and to match it across builds."""
 
@@ -42,7 +42,7 @@ class Provenance:
     operators: tuple[str, ...]  # paraphrase operators applied, in order ("prefix:Quick question: ")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Example:
     """One question with its answer. `id` hashes the provenance (stable across text
     edits, so a diff can say "changed"); `content_sha` hashes what the model sees."""
@@ -61,9 +61,20 @@ class Example:
 
     def to_row(self, split: str) -> dict:
         """Example → one JSONL row (chat `messages` as TRL/Axolotl read them)."""
-        prov = asdict(self.provenance)
-        prov["asked"] = list(self.provenance.asked)
-        prov["operators"] = list(self.provenance.operators)
+        p = self.provenance
+        # Written out rather than dataclasses.asdict, which deep-copies and costs
+        # more than the rest of the row together (profiled on a 100k-example build).
+        prov = {
+            "rule": p.rule,
+            "form": p.form,
+            "form_kind": p.form_kind,
+            "family": p.family,
+            "template": p.template,
+            "scope": p.scope,
+            "subject": p.subject,
+            "asked": list(p.asked),
+            "operators": list(p.operators),
+        }
         return {
             "id": self.id,
             "split": split,
