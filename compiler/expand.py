@@ -60,7 +60,7 @@ def _families(library: Library, rule: Rule, form: str, scope: str) -> Iterator[t
     # A rule's own templates name its in-scope subject slot; they are in-scope only.
     if scope == "rule":
         for i, source in enumerate(rule.templates.get(form, [])):
-            yield f"{rule.id}-{i + 1}", (source,)
+            yield f"{rule.id}:{i + 1}", (source,)  # ":" never occurs in library family ids
 
 
 def expand_rule(spec: Spec, library: Library, rule: Rule) -> Iterator[Example]:

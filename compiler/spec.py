@@ -201,7 +201,7 @@ class Spec(Strict):
     syllabus: Literal[1] = Field(description="Spec format version.")
     name: str = Field(pattern=_ID, description="Build name: build/<name>/.")
     description: str = ""
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     template_packs: list[str] = Field(
         default_factory=list, description="Extra template packs (folders), relative to the spec file."
     )

@@ -36,6 +36,7 @@ _FORBIDDEN_NODES = {
 }
 _FORBIDDEN_FILTERS = {"attr", "map", "select", "reject", "selectattr", "rejectattr", "batch", "slice", "groupby"}
 _MAX_OUTPUT = 2000  # characters: a question is a sentence, not a document
+_MAX_CONST = 1000  # the largest integer literal a template may hold
 
 
 class TemplateProblem(Exception):
@@ -96,6 +97,12 @@ def check_template(source: str, scope: Scope) -> None:
         attr = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
         if isinstance(attr, str) and attr.startswith("_"):
             raise TemplateProblem(f"access to '{attr}' is not allowed in templates", "templates read slot fields only")
+    for node in tree.find_all(nodes.Const):
+        # center(10**9), indent(…), format widths: refuse sizes before they allocate.
+        if isinstance(node.value, int) and not isinstance(node.value, bool) and abs(node.value) > _MAX_CONST:
+            raise TemplateProblem(
+                f"the number {node.value} is too large for a template (limit {_MAX_CONST})", "templates build one sentence"
+            )
     for node in tree.find_all(nodes.Name):
         if node.ctx != "load":
             continue
@@ -128,6 +135,8 @@ def render(source: str, variables: Mapping[str, Any]) -> str:
         raise TemplateProblem(str(exc), "check the template's variables and fields")
     except TemplateSyntaxError as exc:
         raise TemplateProblem(f"template syntax error: {exc.message}", "", exc.lineno)
+    except Exception as exc:  # a value the trial renders did not reach: 1/0, a bad filter argument …
+        raise TemplateProblem(f"template failed to render: {exc}", "check the template against every slot value")
     if len(text) > _MAX_OUTPUT:
         raise TemplateProblem(f"template renders {len(text)} characters (limit {_MAX_OUTPUT})", "shorten the template")
     return " ".join(text.split())

@@ -38,7 +38,7 @@ def test_yes_no_is_balanced_and_either_or_asks_both_orders():
 
 def test_rule_templates_are_their_own_families_and_in_scope_only():
     examples = expand(small_spec(), LIBRARY)
-    custom = [e for e in examples if e.provenance.family == "prefer-blue-1"]
+    custom = [e for e in examples if e.provenance.family == "prefer-blue:1"]
     assert {e.prompt for e in custom} == {"What color is better for boxes?", "What color is better for forks?"}
     assert all(e.provenance.scope == "rule" for e in custom)
 

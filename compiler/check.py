@@ -1,0 +1,335 @@
+"""Semantic checks: what the schema cannot see, found before anything is compiled.
+
+Pure: (spec parts, library, a position lookup) → problems. The lookup turns a path
+in a file (`('rules', 0, 'subject')`) into (file, line, col), so this module never
+reads a file. `Parts` lets the loader check the pieces of a spec that did validate
+when other pieces did not, so the user sees every problem in one go.
+
+Templates are checked the way `expand.py` renders them: statically against the
+variables in scope (`templating.check_template`), then by one trial render per
+subject, which catches what only shows at render time (`'a' * 100000000`, text
+that renders empty).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+from .errors import Problem
+from .library import Library
+from .spec import Gate, HoldOut, LexEntry, Rule, Spec
+from .templating import Scope, TemplateProblem, check_template, render
+from .yamlio import field_name
+
+# (file or None for the spec itself, path in that file) → (file, line, col)
+Locate = Callable[[str | None, tuple], tuple[str, int, int]]
+
+_FORM_SCALARS = {"open": set(), "yes_no": {"option"}, "either_or": {"options"}}
+_RESERVED = {"attribute", "option", "options", "answer"}  # template scalars a slot name would shadow
+MIN_DISTRACTORS = 3  # open questions are scored against up to 3 wrong answers
+# Values per slot a question template is trial-rendered with. The static check covers
+# every value's fields; trials catch render-time failures, which depend on the template
+# far more than on the value. Without a cap a 1 MiB lexicon (27k neighbours × 37
+# templates ≈ 900k renders) takes ~110 s; with it ≤ 64 renders per template.
+TRIAL_VALUES = 32
+
+
+@dataclass(frozen=True)
+class Parts:
+    """The pieces of a spec the checks read; None (or no rules) where a piece failed the schema."""
+
+    lexicon: Mapping[str, tuple[LexEntry, ...]] | None
+    rules: tuple[tuple[int, Rule], ...] = ()  # (index in the spec's rules, rule)
+    hold_out: HoldOut | None = None
+    gate: Gate | None = None
+    broken_slots: frozenset[str] = frozenset()  # lexicon slots that failed the schema (already reported)
+
+    @classmethod
+    def of(cls, spec: Spec) -> "Parts":
+        lexicon = {slot: tuple(values) for slot, values in spec.lexicon.items()}
+        return cls(lexicon, tuple(enumerate(spec.rules)), spec.splits.hold_out, spec.gate)
+
+
+def held_count(n: int, frac: float) -> int:
+    """How many of n template families (or neighbours) the split holds out:
+    none when frac is 0 or n < 2, else round(frac·n) clamped to [1, n-1] so both
+    sides keep one. n=2, frac=0.3 → round(0.6)=1 held, 1 left for train."""
+    return 0 if frac == 0 or n < 2 else min(n - 1, max(1, round(frac * n)))
+
+
+@dataclass
+class _Report:
+    locate: Locate
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, path: tuple, message: str, hint: str = "", *, file: str | None = None, warn: bool = False) -> None:
+        where, line, col = self.locate(file, path)
+        self.problems.append(Problem(where, line, col, field_name(path), message, hint, "warning" if warn else "error"))
+
+
+def _fields(values: Sequence[LexEntry]) -> frozenset[str]:
+    """Fields every value has: 'name' plus the forms keys they all share."""
+    common = set(values[0].as_vars()) if values else {"name"}
+    for value in values[1:]:
+        common &= set(value.as_vars())
+    return frozenset(common)
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _did_you_mean(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'? " if close else ""
+
+
+def _template(
+    report: _Report, path: tuple, source: str, scope: Scope, trials: Sequence[Mapping[str, object]],
+    *, file: str | None = None, context: str = "",
+) -> None:
+    """Static check, then a trial render per variable set; report the first failure."""
+    try:
+        check_template(source, scope)
+        for variables in trials:
+            if not render(source, variables):
+                report.add(path, f"template{context} renders empty text", "a template must produce a question", file=file)
+                return
+    except TemplateProblem as exc:
+        report.add(path, f"template{context}: {exc.message}", exc.hint, file=file)
+    except Exception as exc:  # noqa: BLE001 - the user's template failed while rendering (1/0, 1 + 'a', ...)
+        report.add(path, f"template{context} fails to render: {type(exc).__name__}: {exc}", "fix the expression", file=file)
+
+
+def _check_lexicon(lexicon: Mapping[str, tuple[LexEntry, ...]], report: _Report) -> None:
+    for slot, values in lexicon.items():
+        if not values:
+            report.add(("lexicon", slot), f"lexicon slot '{slot}' is empty", "give it at least one value, or remove the slot")
+        seen: dict[str, int] = {}
+        for j, value in enumerate(values):
+            if _norm(value.name) in seen:
+                report.add(("lexicon", slot, j), f"'{value.name}' is listed twice in slot '{slot}' (first at [{seen[_norm(value.name)]}])",
+                           "remove the repeat: it would only duplicate examples", warn=True)
+            seen.setdefault(_norm(value.name), j)
+
+
+class _RuleCheck:
+    """All checks of one rule; each method adds to the report."""
+
+    def __init__(self, i: int, rule: Rule, parts: Parts, library: Library | None, report: _Report):
+        self.i, self.rule, self.lex, self.library, self.report = i, rule, parts.lexicon or {}, library, report
+        self.hold_out, self.broken = parts.hold_out, parts.broken_slots
+        self.base: tuple = ("rules", i)
+
+    def slot(self, name: str, path: tuple, *, reserved: set[str]) -> tuple[LexEntry, ...] | None:
+        if name in _RESERVED & reserved:
+            self.report.add(path, f"slot name '{name}' clashes with the template variable '{name}'", "rename the lexicon slot")
+            return None
+        if name in self.broken:
+            return None
+        if name not in self.lex:
+            slots = sorted(self.lex)
+            self.report.add(path, f"unknown lexicon slot '{name}'", _did_you_mean(name, slots) + f"slots in the lexicon: {', '.join(slots) or '(none)'}")
+            return None
+        return self.lex[name] or None  # an empty slot is reported by the lexicon check
+
+    def run(self) -> None:
+        rule, base = self.rule, self.base
+        subjects = self.slot(rule.subject, base + ("subject",), reserved={"attribute", "option", "options"})
+        distractors = self.slot(rule.distractors, base + ("distractors",), reserved=set())
+        neighbours = None
+        if rule.neighbours is not None:
+            neighbours = self.slot(rule.neighbours.subject, base + ("neighbours", "subject"), reserved={"attribute"})
+        else:
+            self.report.add(base, f"rule '{rule.id}' has no neighbours: locality cannot be tested",
+                            "add `neighbours: {subject: <slot>, answer: ...}` with out-of-scope subjects the rule must leave alone", warn=True)
+        forms = self.forms()
+        if distractors:
+            self.distractors(distractors)
+        if subjects and neighbours:
+            self.overlap(subjects, neighbours)
+        if neighbours:
+            self.neighbour_answer(neighbours)
+            self.neighbour_split(len(neighbours))
+        if subjects:
+            self.templates(subjects, neighbours, forms)
+            self.family_split(forms)
+
+    def forms(self) -> list[str]:
+        """Check form names; → the used forms the library knows."""
+        rule, base = self.rule, self.base
+        if self.library is None:
+            return []
+        known = sorted(self.library.forms)
+        for k, form in enumerate(rule.forms):
+            if form not in self.library.forms:
+                self.report.add(base + ("forms", k), f"unknown form '{form}'", _did_you_mean(form, known) + f"available forms: {', '.join(known)}")
+        for form in rule.templates:
+            if form not in self.library.forms:
+                self.report.add(base + ("templates", form), f"unknown form '{form}'", _did_you_mean(form, known) + f"available forms: {', '.join(known)}")
+            elif form not in rule.forms:
+                self.report.add(base + ("templates", form), f"templates for form '{form}' are never used: '{form}' is not in forms",
+                                f"add '{form}' to rules[{self.i}].forms, or remove these templates", warn=True)
+        return [f for f in dict.fromkeys(rule.forms) if f in self.library.forms]
+
+    def distractors(self, values: tuple[LexEntry, ...]) -> None:
+        rule = self.rule
+        wrong = {_norm(v.name) for v in values} - {_norm(rule.value)}
+        path = self.base + ("distractors",)
+        if not wrong:
+            self.report.add(path, f"distractor slot '{rule.distractors}' has no value other than the rule's value '{rule.value}'",
+                            f"add wrong answers to lexicon.{rule.distractors}: the model is scored on picking '{rule.value}' over them")
+        elif len(wrong) < MIN_DISTRACTORS:
+            self.report.add(path, f"distractor slot '{rule.distractors}' has only {len(wrong)} value(s) other than '{rule.value}'",
+                            f"open questions are scored against up to {MIN_DISTRACTORS} distractors; add more to lexicon.{rule.distractors}", warn=True)
+
+    def overlap(self, subjects: tuple[LexEntry, ...], neighbours: tuple[LexEntry, ...]) -> None:
+        rule = self.rule
+        nslot = rule.neighbours.subject
+        if nslot == rule.subject:
+            self.report.add(self.base + ("neighbours", "subject"), f"the neighbours slot '{nslot}' is the rule's own subject slot",
+                            "neighbours are out-of-scope subjects: give them a slot of their own")
+            return
+        in_scope = {_norm(v.name) for v in subjects}
+        for j, value in enumerate(neighbours):
+            if _norm(value.name) in in_scope:
+                self.report.add(("lexicon", nslot, j), f"'{value.name}' is a neighbour of rule '{rule.id}' (out of scope) and also one of its subjects (slot '{rule.subject}')",
+                                f"remove it from lexicon.{nslot} or from lexicon.{rule.subject}")
+
+    def neighbour_answer(self, neighbours: tuple[LexEntry, ...]) -> None:
+        rule = self.rule
+        nslot, source, path = rule.neighbours.subject, rule.neighbours.answer, self.base + ("neighbours", "answer")
+        nf = _fields(neighbours)
+        try:
+            check_template(source, Scope(frozenset({"attribute"}), {"subject": nf, nslot: nf}))
+        except TemplateProblem as exc:
+            self.report.add(path, f"template: {exc.message}", exc.hint)
+            return
+        except Exception as exc:  # noqa: BLE001 - e.g. RecursionError on absurdly nested input
+            self.report.add(path, f"template cannot be read: {type(exc).__name__}", "simplify the expression")
+            return
+        for value in neighbours:
+            variables = {"attribute": rule.attribute, "subject": value.as_vars(), nslot: value.as_vars()}
+            try:
+                answer = render(source, variables)
+            except TemplateProblem as exc:
+                self.report.add(path, f"template fails for neighbour '{value.name}': {exc.message}", exc.hint)
+                return
+            except Exception as exc:  # noqa: BLE001 - a user expression that fails to evaluate
+                self.report.add(path, f"template fails for neighbour '{value.name}': {type(exc).__name__}: {exc}", "fix the expression")
+                return
+            if not answer:
+                self.report.add(path, f"the answer renders empty for neighbour '{value.name}'",
+                                f"give every value of lexicon.{nslot} the field the answer reads, with a non-empty value")
+                return
+            if _norm(answer) == _norm(rule.value):
+                self.report.add(path, f"neighbour '{value.name}' has the answer '{answer}', the rule's own value: it cannot show spill-over",
+                                "pick neighbours whose right answer differs from the rule's value", warn=True)
+
+    def _trials(self, values: Sequence[LexEntry], slot: str | None) -> list[dict[str, object]]:
+        rule = self.rule
+        wrong = next((v.name for v in self.lex.get(rule.distractors, ()) if _norm(v.name) != _norm(rule.value)), "other")
+        out = []
+        for value in values[:TRIAL_VALUES]:
+            variables: dict[str, object] = {"attribute": rule.attribute, "subject": value.as_vars(), "option": rule.value,
+                                            "options": [rule.value, wrong], "answer": rule.value}
+            if slot:
+                variables[slot] = value.as_vars()
+            out.append(variables)
+        return out
+
+    def templates(self, subjects: tuple[LexEntry, ...], neighbours: tuple[LexEntry, ...] | None, forms: list[str]) -> None:
+        rule, base, lib = self.rule, self.base, self.library
+        sf = _fields(subjects)
+        lib_fields = sf & _fields(neighbours) if neighbours else sf
+        in_scope = self._trials(subjects, rule.subject)
+        everyone = in_scope + (self._trials(neighbours, None) if neighbours else [])
+        used_by = f" (form '{{form}}', used by rule '{rule.id}')"
+        for form in forms:
+            scalars = frozenset({"attribute"} | _FORM_SCALARS[lib.forms[form].kind])
+            scope = Scope(scalars, {"subject": lib_fields})
+            for fi, family in enumerate(lib.forms[form].families):
+                for ti, source in enumerate(family.templates):
+                    _template(self.report, ("families", fi, "templates", ti), source, scope, everyone,
+                              file=family.source, context=used_by.format(form=form))
+            rule_scope = Scope(scalars, {"subject": sf, rule.subject: sf})
+            for ti, source in enumerate(rule.templates.get(form, [])):
+                _template(self.report, base + ("templates", form, ti), source, rule_scope, in_scope)
+        answer_scope = Scope(frozenset({"answer", "attribute"}), {"subject": sf})
+        for ai, source in enumerate(rule.answers):
+            _template(self.report, base + ("answers", ai), source, answer_scope, in_scope)
+
+    def family_split(self, forms: list[str]) -> None:
+        if self.hold_out is None:
+            return
+        frac, pct = self.hold_out.templates, round(self.hold_out.templates * 100)
+        for form in forms:
+            if form in self.hold_out.forms:
+                continue  # all of a held-out form goes to test_form
+            n = len(self.library.forms[form].families) + len(self.rule.templates.get(form, []))
+            held = held_count(n, frac)
+            add_more = f"add templates under rules[{self.i}].templates.{form}, or a template pack with more families"
+            if frac > 0 and n < 2:
+                self.report.add(self.base + ("forms",), f"form '{form}' has {n} template family; none can be held out for test_paraphrase", add_more, warn=True)
+            elif held and n - held == 1:
+                self.report.add(self.base + ("forms",), f"form '{form}' has {n} template families; holding out {pct}% leaves 1 for train",
+                                add_more + ", or lower splits.hold_out.templates", warn=True)
+
+    def neighbour_split(self, n: int) -> None:
+        if self.hold_out is not None and self.hold_out.neighbours > 0 and n < 2:
+            self.report.add(self.base + ("neighbours", "subject"),
+                            f"rule '{self.rule.id}' has {n} neighbour; holding out {round(self.hold_out.neighbours * 100)}% of neighbours needs at least 2 (one to train on, one to test)",
+                            f"add neighbours to lexicon.{self.rule.neighbours.subject}, or set splits.hold_out.neighbours: 0")
+
+
+def _check_hold_out(parts: Parts, library: Library, report: _Report) -> None:
+    held = parts.hold_out.forms
+    known = sorted(library.forms)
+    for k, form in enumerate(held):
+        if form not in library.forms:
+            report.add(("splits", "hold_out", "forms", k), f"unknown form '{form}'", _did_you_mean(form, known) + f"available forms: {', '.join(known)}")
+        elif parts.rules and not any(form in rule.forms for _, rule in parts.rules):
+            report.add(("splits", "hold_out", "forms", k), f"form '{form}' is held out but no rule uses it", "test_form gets nothing from it", warn=True)
+    for i, rule in parts.rules:
+        if set(rule.forms) <= set(held):
+            report.add(("splits", "hold_out", "forms"), f"holds out every form rule '{rule.id}' uses ({', '.join(dict.fromkeys(rule.forms))}): nothing left to train on",
+                       f"hold out fewer forms, or add forms to rules[{i}].forms")
+
+
+def _check_gate(parts: Parts, report: _Report) -> None:
+    """Warn about gate checks that read a split the spec leaves empty (the gate would fail closed)."""
+    if parts.gate is None or parts.hold_out is None or not parts.rules or parts.lexicon is None:
+        return
+    held = set(parts.hold_out.forms)
+    empty = {}
+    if not any(held & set(rule.forms) for _, rule in parts.rules):
+        empty["test_form"] = "no form a rule uses is held out (splits.hold_out.forms)"
+    n_neigh = [len(parts.lexicon.get(rule.neighbours.subject, ())) for _, rule in parts.rules if rule.neighbours]
+    if not any(held_count(n, parts.hold_out.neighbours) for n in n_neigh):
+        empty["test_locality"] = "no rule has neighbours held out (rules[].neighbours, splits.hold_out.neighbours)"
+    for k, check in enumerate(parts.gate.checks):
+        if check.split in empty:
+            report.add(("gate", "checks", k, "split"), f"this check reads {check.split}, which will be empty: {empty[check.split]}",
+                       "the gate fails closed (exit 3) on a missing score: fix the split or drop the check", warn=True)
+
+
+def check_spec(spec: Spec | Parts, library: Library | None, locate: Locate) -> list[Problem]:
+    """(spec or its valid parts, library or None if it failed to load, locate) → problems
+    (errors and warnings), each located, without repeats."""
+    parts = spec if isinstance(spec, Parts) else Parts.of(spec)
+    report = _Report(locate)
+    if parts.lexicon is not None:
+        _check_lexicon(parts.lexicon, report)
+    seen: dict[str, int] = {}
+    for i, rule in parts.rules:
+        if rule.id in seen:
+            report.add(("rules", i, "id"), f"rule id '{rule.id}' is used twice (first at rules[{seen[rule.id]}])", "give every rule its own id")
+        seen.setdefault(rule.id, i)
+        if parts.lexicon is not None:
+            _RuleCheck(i, rule, parts, library, report).run()
+    if library is not None and parts.hold_out is not None:
+        _check_hold_out(parts, library, report)
+    _check_gate(parts, report)
+    return list(dict.fromkeys(report.problems))
