@@ -7,6 +7,7 @@ runs/<id>/eval/*.json, gate → runs/<id>/verdict.json + reports.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -52,8 +53,40 @@ def stats(build_path: Path, n_examples: int) -> str:
 
 
 def diff(old: Path, new: Path | None, rev: str | None, fmt: str, limit: int, fail_on: str | None, color: bool) -> tuple[str, int]:
-    """Two builds (or a spec and a git revision) → (rendered diff, exit code)."""
-    raise NotImplementedError("diff: owned by the diff work")
+    """Two builds (or a spec and a git revision) → (rendered diff, exit code).
+
+    With `rev`, `old` is a spec: its text at REV and its working-tree text are compiled
+    into one temporary folder (removed on return, error or not) and diffed old → new."""
+    import tempfile
+
+    from .buildio import read_build
+    from .diff import diff_sides, exit_code, read_side
+    from .diff_render import render_diff
+    from .errors import SyllabusError, UsageError
+
+    if limit < 0:
+        raise UsageError(f"--limit {limit}: give 0 or more details per group")
+    if rev is None:
+        if new is None:
+            hint = " with --against REV" if Path(old).is_file() else ""
+            raise UsageError(f"diff needs two builds (OLD NEW), or a spec{hint} and --against REV; got only {old}")
+        d = diff_sides(read_side(read_build(old)), read_side(read_build(new)))
+        return render_diff(d, fmt, limit, color), exit_code(d, fail_on)
+    from .gitrev import spec_at_revision
+
+    if new is not None:
+        raise UsageError(f"--against {rev} diffs one spec against its past; give SPEC only, not also {new}")
+    if not Path(old).is_file():
+        what = "a folder, not a spec file" if Path(old).is_dir() else "no such spec file in the working tree"
+        raise UsageError(f"{old}: {what}; --against REV takes a spec path (syllabus diff specs/x.yaml --against HEAD)")
+    with spec_at_revision(old, rev) as past, tempfile.TemporaryDirectory(prefix="syllabus-diff-") as tmp:
+        try:
+            before = compile_spec(past.path, Path(tmp) / "old").path
+        except SyllabusError as exc:
+            raise past.relabel(exc) from None
+        after = compile_spec(old, Path(tmp) / "new").path
+        d = diff_sides(read_side(read_build(before), past.label), read_side(read_build(after), str(old)))
+    return render_diff(d, fmt, limit, color), exit_code(d, fail_on)
 
 
 @dataclass(frozen=True)
@@ -69,20 +102,177 @@ class TrainOverrides:
 
 
 def train(build_path: Path, overrides: TrainOverrides, resume: Path | None, runs_root: Path) -> Path:
-    """build → runs/<id>/ with adapter/, run.json, train_log.jsonl."""
-    raise NotImplementedError("train: owned by the train work")
+    """build → runs/<id>/ with adapter/, run.json, train_log.jsonl. `resume` continues that run
+    from its last complete checkpoint (same build and settings; --device may change)."""
+    from .buildio import read_build, read_split
+    from .models import load_model
+    from .train import TrainSettings, check_resume, new_run_dir, train_lora
+
+    build = read_build(build_path)
+    o = overrides
+    settings = TrainSettings.from_spec(build.spec.train, build.spec.seed, model=o.model, epochs=o.epochs, lr=o.lr,
+                                       rank=o.rank, batch_size=o.batch_size, device=o.device)
+    examples = read_split(build, "train")
+    if resume is not None:  # before the model load: a wrong --resume fails in a second
+        check_resume(Path(resume), build.manifest.sha256, settings)
+    loaded = load_model(settings.model, settings.device)
+    run_dir = Path(resume) if resume is not None else new_run_dir(runs_root, build.manifest.name)
+    train_lora(loaded, examples, settings, run_dir, build_sha256=build.manifest.sha256, resume=resume is not None)
+    return run_dir
 
 
 def evaluate(build_path: Path, adapter: Path | None, model: str | None, device: str | None, out: Path | None, limit: int | None) -> Path:
-    """build (+ adapter) → runs/<id>/eval/{base,prompted,tuned}.json."""
-    raise NotImplementedError("evaluate: owned by the eval work")
+    """build (+ adapter) → runs/<id>/eval/{base,prompted,tuned}.json; returns the run folder.
+
+    With an adapter (runs/<id>/adapter): the run folder is its parent unless --out, the base
+    model is run.json's unless --model, and all three arms are scored on one loaded model
+    (base and prompted with the adapter disabled). Without one: base and prompted only, into
+    --out or runs/eval-<build name>-<manifest sha256[:8]>."""
+    import json
+
+    from .buildio import read_build
+    from .errors import UsageError
+    from .evaluate import evaluate_arms
+    from .models import load_model
+
+    build = read_build(build_path)
+    run_dir = Path(out) if out is not None else None
+    name = model
+    if adapter is not None:
+        adapter = Path(adapter)
+        if not (adapter / "adapter_config.json").is_file():
+            raise UsageError(f"{adapter}: not a PEFT adapter folder (no adapter_config.json); pass runs/<id>/adapter")
+        run_dir = run_dir or adapter.parent
+        run_json = adapter.parent / "run.json"
+        if name is None and run_json.is_file():
+            try:
+                recorded = json.loads(run_json.read_text(encoding="utf-8")).get("model")
+            except ValueError as exc:
+                raise UsageError(f"{run_json}: unreadable ({exc}); pass --model to name the base model")
+            name = recorded.get("name") if isinstance(recorded, dict) else recorded
+    if run_dir is None:
+        run_dir = Path("runs") / f"eval-{build.manifest.name}-{build.manifest.sha256[:8]}"
+    name = name or build.spec.train.model
+    loaded = load_model(name, device)
+    arms: tuple[str, ...] = ("base", "prompted")
+    target = loaded.model
+    if adapter is not None:
+        from peft import PeftModel
+
+        target = PeftModel.from_pretrained(loaded.model, str(adapter)).eval()
+        arms += ("tuned",)
+    evaluate_arms((target, loaded.tokenizer, loaded.name), build, arms, run_dir, limit=limit)
+    return run_dir
 
 
 def gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
-    """runs/<id>/ → verdict.json + reports; (verdict table, exit code)."""
-    raise NotImplementedError("gate: owned by the eval work")
+    """runs/<id>/ → verdict.json + reports; (verdict table, exit code).
+
+    Not a folder, or a run.json without its build → UsageError (2); no eval/ or no
+    run.json → EvalIncomplete (3). A missing or unreadable arm file is the gate's to
+    judge: the verdict is written and says "incomplete" (3)."""
+    import json
+
+    from .buildio import read_build
+    from .errors import EvalIncomplete, UsageError
+    from .gate import BuildRef, decide
+    from .report import ReportContext, RuleInfo, read_baseline, render_text, write_reports
+    from .results import ARMS, read_arm
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir}: not a run folder (no such directory); pass the runs/<id>/ that `syllabus train` printed")
+    if not (run_dir / "eval").is_dir():
+        raise EvalIncomplete(f"{run_dir}: no eval/ folder, the run was never evaluated; run `syllabus eval BUILD --adapter {run_dir / 'adapter'}` first")
+    run_json = run_dir / "run.json"
+    if not run_json.is_file():
+        raise EvalIncomplete(f"{run_json}: missing, so training did not finish; re-run `syllabus train` (or `--resume {run_dir}`)")
+    try:
+        meta = json.loads(run_json.read_text(encoding="utf-8"))
+        build_path, want_sha = Path(meta["build_path"]), str(meta["build_sha256"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{run_json}: unreadable or without build_path/build_sha256 ({exc}); re-run `syllabus train`")
+    if not build_path.is_absolute() and not build_path.exists() and (run_dir / build_path).exists():
+        build_path = run_dir / build_path  # a path written relative to the run folder
+    build = read_build(build_path)
+    if build.manifest.sha256 != want_sha:
+        raise UsageError(
+            f"{build_path}: the build changed after this run was trained (manifest sha256 {build.manifest.sha256[:12]}, "
+            f"run.json says {want_sha[:12]}); recompile the spec the run used, or train and evaluate again"
+        )
+    arms = {}
+    for arm in ARMS:
+        try:
+            arms[arm] = read_arm(run_dir / "eval" / f"{arm}.json")
+        except (OSError, ValueError, KeyError, TypeError):
+            arms[arm] = None  # the gate names it and fails closed
+    base = read_baseline(baseline) if baseline is not None else None
+    ref = BuildRef(build.manifest.name, build.manifest.sha256)
+    verdict = decide(build.spec.gate.checks, arms, base, ref)
+    hyper = meta.get("hyperparameters") if isinstance(meta.get("hyperparameters"), dict) else {}
+    flat = {f"{k}.{k2}": v2 for k, v in hyper.items() if isinstance(v, dict) for k2, v2 in v.items()}  # lora.r
+    flat.update({k: v for k, v in hyper.items() if not isinstance(v, dict)})
+    training = [(str(k), str(v)) for k, v in sorted(flat.items()) if isinstance(v, (str, int, float, bool))]
+    training += [(k, str(meta[k])) for k in ("wall_s", "tokens_per_s") if isinstance(meta.get(k), (int, float))]
+    tuned = arms.get("tuned")
+    model = meta.get("model") if isinstance(meta.get("model"), str) else (tuned.model if tuned else build.spec.train.model)
+    context = ReportContext(
+        run_id=run_dir.resolve().name,
+        build=ref,
+        spec_sha256=build.manifest.spec_sha256,
+        rules=tuple(RuleInfo(r.id, r.statement) for r in build.spec.rules),
+        model=model,
+        description=build.spec.description,
+        counts=tuple(build.manifest.counts.items()),
+        training=tuple(training),
+    )
+    paths = write_reports(verdict, context, run_dir)
+    return render_text(verdict, context) + "\nreports: " + ", ".join(str(p) for p in paths.values()), verdict.exit_code
 
 
 def run(spec_path: Path, device: str | None, runs_root: Path, baseline: Path | None) -> tuple[str, int]:
-    """The main job: compile → eval base & prompted → train → eval tuned → gate → report."""
-    raise NotImplementedError("run: chained last")
+    """The main job: compile → eval base & prompted → train → eval tuned → gate → report.
+
+    One process, one model load: the base arms are scored on the loaded model, the
+    LoRA adapter is trained on that same model, and the tuned arm is scored on the
+    result — nothing is reloaded between train and evaluate."""
+    import time
+
+    from .buildio import read_build, read_split
+    from .evaluate import evaluate_arms
+    from .models import load_model
+    from .train import TrainSettings, new_run_dir, train_lora
+
+    started = time.perf_counter()
+    stage = _Stages(6)
+    stage("compile", str(spec_path))
+    compiled = compile_spec(spec_path, echo=lambda s: print(s, file=sys.stderr))
+    build = read_build(compiled.path)
+    settings = TrainSettings.from_spec(build.spec.train, build.spec.seed, device=device)
+    stage("load model", settings.model)
+    loaded = load_model(settings.model, settings.device)
+    run_dir = new_run_dir(runs_root, build.manifest.name)
+    stage("evaluate base, prompted", f"{len(build.manifest.tasks)} splits × {len(build.spec.eval.readings)} readings")
+    evaluate_arms(loaded, build, ("base", "prompted"), run_dir)
+    stage("train", f"{build.manifest.counts['train']} lessons, LoRA r={settings.lora_r}")
+    trained = train_lora(loaded, read_split(build, "train"), settings, run_dir, build_sha256=build.manifest.sha256)
+    stage("evaluate tuned", "the same items, adapter on")
+    evaluate_arms((trained.model, loaded.tokenizer, loaded.name), build, ("tuned",), run_dir)
+    stage("gate", str(run_dir))
+    text, code = gate(run_dir, baseline)
+    return f"{text}\nrun {run_dir} in {time.perf_counter() - started:.0f} s", code
+
+
+class _Stages:
+    """`[3/6] train …` lines on stderr: where a long run is, at a glance."""
+
+    def __init__(self, total: int):
+        self.total, self.n, self.t0 = total, 0, None
+
+    def __call__(self, name: str, detail: str) -> None:
+        import time
+
+        now = time.perf_counter()
+        took = f" (previous stage {now - self.t0:.1f} s)" if self.t0 is not None else ""
+        self.n, self.t0 = self.n + 1, now
+        print(f"[{self.n}/{self.total}] {name}: {detail}{took}", file=sys.stderr, flush=True)

