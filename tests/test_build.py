@@ -79,3 +79,17 @@ def test_a_refused_build_leaves_the_old_build_in_place(tmp_path):
     assert "leakage audit refused" in str(info.value)
     assert _tree(out) == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temp folder left behind"
+
+
+def test_a_spec_without_neighbours_writes_an_empty_locality_split(tmp_path):
+    import pyarrow.parquet as pq
+
+    text = (SPECS / "blue_products.yaml").read_text()
+    start = text.index("    neighbours:\n      subject: neighbour")
+    end = text.index("paraphrase:")
+    path = tmp_path / "no_neighbours.yaml"
+    path.write_text(text[:start] + "\n" + text[end:])
+    out = compile_spec(path, tmp_path / "b").path
+    assert (out / "data" / "test_locality.jsonl").read_text() == ""
+    assert pq.read_table(out / "data" / "test_locality.parquet").num_rows == 0
+    assert read_split(read_build(out), "test_locality") == ()
