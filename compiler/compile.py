@@ -6,7 +6,9 @@ CompiledBuild in any process.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import Callable
 
 from .audit import AuditReport, audit
 from .errors import BuildError, Problem, SpecError
@@ -26,15 +28,22 @@ class CompiledBuild:
     audit: AuditReport
 
 
-def compile_loaded(loaded: LoadedSpec) -> CompiledBuild:
-    """LoadedSpec → CompiledBuild; BuildError (with the leaking pairs) when the audit refuses."""
+def compile_loaded(loaded: LoadedSpec, progress: Callable[[str], None] = lambda s: None) -> CompiledBuild:
+    """LoadedSpec → CompiledBuild; BuildError (with the leaking pairs) when the audit refuses.
+    `progress` receives one line per stage with its count and time."""
     spec, library = loaded.spec, loaded.library
+    t0 = time.perf_counter()
     try:
         base = expand(spec, library)
     except TemplateProblem as exc:  # validation checks templates statically; this is the backstop
         raise SpecError([Problem(str(loaded.path), exc.line, 0, "templates", exc.message, exc.hint)])
+    t1 = time.perf_counter()
+    progress(f"expanded {len(base):,} questions in {t1 - t0:.1f} s")
     splits = split(spec, library, base, operators(spec.paraphrase, library.paraphrase))
+    t2 = time.perf_counter()
+    progress(f"paraphrased and split into {sum(len(r) for _, r in splits.items()):,} examples in {t2 - t1:.1f} s")
     report = audit(splits, spec.splits.leakage)
+    progress(f"leakage audit in {time.perf_counter() - t2:.1f} s")
     if report.refused:
         raise BuildError(_refusal(report))
     return CompiledBuild(loaded, splits, train_sample(spec, splits.train), report)
