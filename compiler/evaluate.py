@@ -14,9 +14,11 @@ its reply. A split that cannot be scored is left out and the arm marked
 
 Cost: tasks are loaded once and reused by every arm (a TaskManager over the build's
 folder only, not lm-eval's ~14 000 bundled tasks); the model runs through
-`fastlm.SharedPrefixLM`, which computes the shared prompt prefix once and answers
-multiple-choice from the greedy reply's first step (generation tasks go first so that
-step exists when the log-likelihood requests come).
+`fastlm.SharedPrefixLM`, which computes the shared prompt prefix once and scores each
+item's choices during the greedy reply's prompt pass (generation tasks go first, so
+those answers exist when the log-likelihood requests come). Base and prompted run as
+two lm-eval calls, not one: each call's requests then share a long prefix (the system
+turn), which a joint call would cut to "<|im_start|>system\n".
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Callable, Iterator, Mapping, Sequence
 from . import results
 from .buildio import Build
 from .errors import UsageError
+from .tasks import SCORED_SPLITS
 
 READINGS = ("mc", "gen")
 log = logging.getLogger(__name__)
@@ -45,14 +48,17 @@ def _stderr(message: str) -> None:
 class TaskSet:
     """The build's lm-eval tasks for some readings, loaded once; generation tasks first.
 
-    `where` maps a task name to its (split, reading); `problems` says what did not load."""
+    `where` maps a task name to its (split, reading); `failed` maps a (split, reading)
+    whose task did not load to what went wrong."""
 
     tasks: Mapping[str, object]  # task name → lm_eval Task
     where: Mapping[str, tuple[str, str]]
-    problems: tuple[str, ...]
+    failed: Mapping[tuple[str, str], str]
 
-    def task_dict(self) -> dict:
-        return {"tasks": dict(self.tasks), "groups": {}, "group_map": {}}
+    def task_dict(self, readings: Sequence[str] = READINGS) -> dict:
+        """lm-eval's TaskDict of the tasks of these readings, in load order."""
+        chosen = {name: task for name, task in self.tasks.items() if self.where[name][1] in readings}
+        return {"tasks": chosen, "groups": {}, "group_map": {}}
 
 
 @contextlib.contextmanager
@@ -84,7 +90,7 @@ def load_tasks(build: Build, readings: Sequence[str]) -> TaskSet:
     order = [r for r in ("gen", "mc") if r in readings]
     tasks: dict[str, object] = {}
     where: dict[str, tuple[str, str]] = {}
-    problems: list[str] = []
+    failed: dict[tuple[str, str], str] = {}
     with _quiet():
         manager = TaskManager(include_path=str(build.path / "tasks"), include_defaults=False)
         for reading in order:
@@ -94,8 +100,8 @@ def load_tasks(build: Build, readings: Sequence[str]) -> TaskSet:
                     tasks[name] = manager.load([name])["tasks"][name]
                     where[name] = (split, reading)
                 except Exception as exc:  # any failure here is a split we cannot score
-                    problems.append(f"{split} ({reading}): task {name} did not load: {type(exc).__name__}: {exc}")
-    return TaskSet(tasks, where, tuple(problems))
+                    failed[(split, reading)] = f"task {name} did not load: {type(exc).__name__}: {exc}"
+    return TaskSet(tasks, where, failed)
 
 
 def _is_peft(model) -> bool:
@@ -147,18 +153,20 @@ def evaluate_arm(
     tasks = tasks if tasks is not None else load_tasks(build, readings)
     lm = lm if lm is not None else _lm(model, tokenizer, batch_size, progress)
     lm.label, lm.progress = arm, progress
-    lm.keep_first_step = "mc" in readings and "gen" in readings
+    lm.reset()  # answers kept from an earlier, unfinished call belong to other weights or prompts
+    lm.score_choices = "mc" in readings and "gen" in readings
     wanted = {(split, r) for split in build.manifest.tasks for r in readings}
-    problems = list(tasks.problems)
+    problems = [f"{s} ({r}): {why}" for (s, r), why in tasks.failed.items() if (s, r) in wanted]
     system = build.manifest.system_prompt if arm == "prompted" else None
     adapter_off = _is_peft(model) and arm in ("base", "prompted")
     out = None
-    if tasks.tasks:
+    task_dict = tasks.task_dict(readings)
+    if task_dict["tasks"]:
         try:
             with (model.disable_adapter() if adapter_off else contextlib.nullcontext()), _quiet():
                 out = evaluator.evaluate(
                     lm=lm,
-                    task_dict=tasks.task_dict(),
+                    task_dict=task_dict,
                     limit=limit,
                     bootstrap_iters=0,  # Score computes stderr and Wilson bounds itself
                     log_samples=True,
@@ -170,9 +178,8 @@ def evaluate_arm(
             problems.append(f"lm-eval stopped: {type(exc).__name__}: {exc}")
             log.debug("lm-eval failure", exc_info=True)
     scores: list[results.Score] = []
-    for name, (split, reading) in tasks.where.items():
-        if out is None:
-            break
+    for name in task_dict["tasks"] if out is not None else ():
+        split, reading = tasks.where[name]
         samples = _samples(out.get("samples", {}).get(name, []), reading)
         expected = build.manifest.counts.get(split, 0)
         expected = min(expected, limit) if limit is not None else expected
@@ -191,9 +198,15 @@ def evaluate_arm(
         model=name,
         build_sha256=build.manifest.sha256,
         complete=not problems and not missing,
-        scores=tuple(sorted(scores, key=lambda s: (list(build.manifest.tasks).index(s.split), READINGS.index(s.reading)))),
+        scores=tuple(sorted(scores, key=lambda s: (_split_rank(s.split, build), READINGS.index(s.reading)))),
         wall_s=time.perf_counter() - start,
     )
+
+
+def _split_rank(split: str, build: Build) -> tuple[int, int]:
+    """Report order: train_sample, test_paraphrase, test_form, test_locality, then any other."""
+    known = SCORED_SPLITS.index(split) if split in SCORED_SPLITS else len(SCORED_SPLITS)
+    return known, list(build.manifest.tasks).index(split)
 
 
 def evaluate_arms(

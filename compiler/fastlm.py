@@ -7,13 +7,14 @@ ask about the same prompts, so three things are computed once instead of many ti
 1. The common token prefix of a request set (the system turn and chat scaffolding, about
    half of every prompt) runs once; its key/value cache is shared by every batch.
 2. Only the positions that are scored reach the output layer (`logits_to_keep`), instead
-   of a 49 152-wide log-softmax at every position.
-3. A greedy reply's first forward pass already holds the next-token distribution after
-   the prompt. With `keep_first_step`, `generate_until` keeps the last `REUSE_ROWS`
-   log-prob rows of each prompt, and `loglikelihood` answers continuations of up to that
-   many tokens from them (lm-eval's chat context ends before "\\n", so "Blue" is scored as
-   ["\\n", "Blue"]: two rows). lm-eval issues requests in task order, so the evaluator
-   puts generation tasks first.
+   of a vocabulary-wide log-softmax at every position.
+3. With `score_choices`, a greedy reply's prompt pass also scores its document's
+   `choices` as lm-eval's multiple-choice task will ask for them: the same
+   `_encode_pair(context, choice)` tokens, from the prompt's last logits plus, for a
+   choice longer than that, a few tokens fed on top of the prompt's key/value cache.
+   `loglikelihood` then answers those exact (context, continuation) token pairs from
+   memory; anything else it computes. lm-eval issues request types in task order, so the
+   evaluator puts generation tasks first.
 
 Anything this class does not handle exactly like `HFLM` (sampling, seq2seq, over-long
 inputs, thinking tokens) goes to `HFLM` unchanged. Greedy decoding is plain argmax, as
@@ -32,8 +33,15 @@ from lm_eval.models.huggingface import HFLM
 from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs, postprocess_generated_text
 from tqdm import tqdm
 
-REUSE_ROWS = 2  # log-prob rows kept per prompt for loglikelihood reuse (2 × vocab floats)
+# Prompt positions whose logits a generation prefill keeps for choice scoring: lm-eval's
+# chat context ends before the template's "\n", so "Blue" is scored as ["\n", "Blue"],
+# predicted at the prompt's last two positions.
+REUSE_ROWS = 2
+# A greedy step feeds one token per row, so the rows of several prefill batches decode
+# together: 4 × 32 rows is 128 tokens a step, far fewer than a prefill's 32 × ~25.
+DECODE_GROUP = 4
 _GREEDY_KEYS = {"do_sample", "temperature", "until", "max_gen_toks"}
+Pair = tuple[tuple[int, ...], tuple[int, ...]]  # (context tokens, continuation tokens)
 
 
 def common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
@@ -49,6 +57,13 @@ def common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
     return n
 
 
+def _pick(logp: torch.Tensor, targets: Sequence[int]) -> tuple[float, bool]:
+    """log-prob rows [n, V] aligned with n target tokens → (sum of log p, every row's argmax)."""
+    toks = torch.tensor(list(targets), device=logp.device)
+    picked = logp.gather(1, toks[:, None]).squeeze(1)
+    return float(picked.sum()), bool((logp.argmax(-1) == toks).all())
+
+
 class SharedPrefixLM(HFLM):
     """HFLM over an in-memory model; see the module docstring for what it shares."""
 
@@ -56,18 +71,27 @@ class SharedPrefixLM(HFLM):
         super().__init__(pretrained=model, tokenizer=tokenizer, batch_size=int(batch_size))
         self.progress = progress
         self.label = label
-        self.keep_first_step = False
-        self._first_step: dict[tuple[int, ...], torch.Tensor] = {}
+        self.score_choices = False
+        self._answers: dict[Pair, tuple[float, bool]] = {}
         self.stats: Counter[str] = Counter()  # forwards, tokens fed, reused answers: for tests and benchmarks
         self._keep_arg = True
+
+    def reset(self) -> None:
+        """Forget choice answers kept from a generation pass (call before other weights or prompts)."""
+        self._answers = {}
 
     # ------------------------------------------------------------------ plumbing
     def _shareable(self) -> bool:
         return self.backend == "causal" and not self.think_end_token
 
+    @property
+    def _rows(self) -> int:
+        """Rows per prefill forward: the batch size ('auto' is not probed here: 32)."""
+        return int(self.batch_size) if str(self.batch_size).isdigit() else 32
+
     def _bar(self, total: int, what: str):
         desc = f"{self.label} {what}".strip()
-        return tqdm(total=total, desc=desc, disable=not self.progress, leave=False, dynamic_ncols=True)
+        return tqdm(total=total, desc=desc, disable=not self.progress or not total, leave=False, dynamic_ncols=True)
 
     def _call(self, ids, attn, pos, cache, keep: int):
         """One forward pass → (logits of the last `keep` positions [B, keep, V], cache)."""
@@ -84,28 +108,29 @@ class SharedPrefixLM(HFLM):
         self.stats["tokens"] += int(attn[:, -ids.shape[1] :].sum())
         return out.logits[:, -keep:], out.past_key_values
 
+    def _cache(self, kv: Sequence[tuple[torch.Tensor, torch.Tensor]]):
+        from transformers import DynamicCache
+
+        return DynamicCache(ddp_cache_data=list(kv), config=self.model.config)
+
     def _prefix_cache(self, prefix: Sequence[int]):
-        """Prefix tokens → (its key/value tensors per layer, or None when empty)."""
+        """Prefix tokens → its key/value tensors per layer (None when empty)."""
         if not prefix:
             return None
         ids = torch.tensor([list(prefix)], device=self.device)
-        attn = torch.ones_like(ids)
         pos = torch.arange(len(prefix), device=self.device)[None]
-        _, cache = self._call(ids, attn, pos, None, 1)
+        _, cache = self._call(ids, torch.ones_like(ids), pos, None, 1)
         return [(layer.keys, layer.values) for layer in cache.layers]
 
-    def _prefill(self, rows: Sequence[Sequence[int]], prefix_kv, plen: int, keep: int):
-        """Token rows sharing their first `plen` tokens → (logits [B, keep, V], cache, mask, positions).
+    def _prefill(self, rows: Sequence[Sequence[int]], prefix_kv, plen: int, keep: int, width: int = 0):
+        """Token rows sharing their first `plen` tokens → (logits [B, keep, V], cache, mask, last positions).
 
-        The rows' tails are left-padded so that their last tokens line up: with the prefix in
-        front, the mask reads [1]*plen + [0]*pad + [1]*n, and positions continue at plen."""
-        from transformers import DynamicCache
-
+        Tails are left-padded (to `width` at least) so the rows' last tokens line up: the
+        mask reads [1]*plen + [0]*pad + [1]*n, and positions continue at plen."""
         tails = [list(r[plen:]) for r in rows]
-        width = max(len(t) for t in tails)
+        width = max(width, max(len(t) for t in tails))
         b = len(rows)
-        pad = self.tokenizer.pad_token_id or 0
-        ids = torch.full((b, width), pad, dtype=torch.long)
+        ids = torch.full((b, width), self.tokenizer.pad_token_id or 0, dtype=torch.long)
         attn = torch.zeros((b, plen + width), dtype=torch.long)
         attn[:, :plen] = 1
         pos = torch.full((b, width), plen, dtype=torch.long)
@@ -116,18 +141,15 @@ class SharedPrefixLM(HFLM):
             pos[i, width - n :] = torch.arange(plen, plen + n)
         cache = None
         if prefix_kv is not None:
-            cache = DynamicCache(
-                ddp_cache_data=[(k.expand(b, -1, -1, -1), v.expand(b, -1, -1, -1)) for k, v in prefix_kv],
-                config=self.model.config,
-            )
+            cache = self._cache((k.expand(b, -1, -1, -1), v.expand(b, -1, -1, -1)) for k, v in prefix_kv)
         ids, attn, pos = ids.to(self.device), attn.to(self.device), pos.to(self.device)
         logits, cache = self._call(ids, attn, pos, cache, keep)
         return logits, cache, attn, pos[:, -1]
 
-    def _batches(self, rows: Sequence[Sequence[int]]) -> Iterator[list[int]]:
-        """Row indices, longest first (least padding), in chunks of the batch size."""
+    def _batches(self, rows: Sequence[Sequence[int]], factor: int = 1) -> Iterator[list[int]]:
+        """Row indices, longest first (least padding), in chunks of `factor` × the batch size."""
         order = sorted(range(len(rows)), key=lambda i: (-len(rows[i]), rows[i]))
-        size = int(self.batch_size) if str(self.batch_size).isdigit() else 32
+        size = self._rows * factor
         for start in range(0, len(order), size):
             yield order[start : start + size]
 
@@ -138,29 +160,27 @@ class SharedPrefixLM(HFLM):
 
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):
         """[((context, continuation), context tokens, continuation tokens)] → [(log p, is greedy)]."""
+        answers, self._answers = self._answers, {}
         inputs = [list(ctx) + list(cont[:-1]) for _, ctx, cont in requests]
         if not self._shareable() or any(len(x) > self.max_length for x in inputs):
-            self._first_step.clear()
             return super()._loglikelihood_tokens(requests, disable_tqdm=disable_tqdm, override_bs=override_bs)
         results: list[tuple[float, bool] | None] = [None] * len(requests)
         groups: dict[tuple[int, ...], list[int]] = {}
+        for i, (_, ctx, cont) in enumerate(requests):
+            known = answers.get((tuple(ctx), tuple(cont)))
+            if known is not None:
+                results[i] = known
+                self.cache_hook.add_partial("loglikelihood", requests[i][0], known)
+                self.stats["reused"] += 1
+            else:
+                groups.setdefault(tuple(inputs[i]), []).append(i)
+        todo = list(groups)
+        need = [max(len(requests[i][2]) for i in groups[key]) for key in todo]
+        # the prefix must stop before the first scored position of every row
+        plen = min(common_prefix_len(todo), min((len(k) - n for k, n in zip(todo, need)), default=0))
+        bar = self._bar(sum(len(v) for v in groups.values()), "log-likelihood")
         with torch.inference_mode():
-            for i, (_, _, cont) in enumerate(requests):
-                rows = self._first_step.get(tuple(inputs[i]))
-                if rows is not None and len(cont) <= rows.shape[0]:
-                    results[i] = self._score(rows[-len(cont) :], cont)
-                    self.cache_hook.add_partial("loglikelihood", requests[i][0], results[i])
-                    self.stats["reused"] += 1
-                else:
-                    groups.setdefault(tuple(inputs[i]), []).append(i)
-            self._first_step.clear()
-            todo = list(groups)
-            need = [max(len(requests[i][2]) for i in groups[key]) for key in todo]
-            # the prefix may not reach a scored position: row length − rows it needs
-            plen = min(common_prefix_len(todo), min((len(k) - n for k, n in zip(todo, need)), default=0))
             prefix_kv = self._prefix_cache(todo[0][:plen]) if todo else None
-            bar = self._bar(len(requests), "log-likelihood")
-            bar.update(len(requests) - sum(len(v) for v in groups.values()))
             for chunk in self._batches(todo):
                 keep = max(need[j] for j in chunk)
                 logits, _, _, _ = self._prefill([todo[j] for j in chunk], prefix_kv, plen, keep)
@@ -168,23 +188,16 @@ class SharedPrefixLM(HFLM):
                 for row, j in enumerate(chunk):
                     for i in groups[todo[j]]:
                         cont = requests[i][2]
-                        results[i] = self._score(logp[row, keep - len(cont) :], cont)
+                        results[i] = _pick(logp[row, keep - len(cont) :], cont)
                         self.cache_hook.add_partial("loglikelihood", requests[i][0], results[i])
                     bar.update(len(groups[todo[j]]))
-            bar.close()
+        bar.close()
         return results
-
-    @staticmethod
-    def _score(logp: torch.Tensor, cont: Sequence[int]) -> tuple[float, bool]:
-        """log-prob rows [n, V] aligned with n continuation tokens → (sum log p, all greedy)."""
-        toks = torch.tensor(list(cont), device=logp.device)
-        picked = logp.gather(1, toks[:, None]).squeeze(1)
-        return float(picked.sum()), bool((logp.argmax(-1) == toks).all())
 
     # ----------------------------------------------------------- generate_until
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
         """Greedy replies, grouped by generation settings; sampling goes to HFLM."""
-        self._first_step.clear()
+        self._answers = {}
         out: list[str | None] = [None] * len(requests)
         groups: dict[str, list[int]] = {}
         for i, req in enumerate(requests):
@@ -192,52 +205,58 @@ class SharedPrefixLM(HFLM):
         for members in groups.values():
             kwargs = normalize_gen_kwargs(requests[members[0]].args[1], self.max_gen_toks)
             greedy = not kwargs.get("do_sample") and set(kwargs) <= _GREEDY_KEYS
-            if self._shareable() and greedy:
-                replies = self._greedy([requests[i].args[0] for i in members], kwargs)
-            else:
-                replies = None
+            replies = self._greedy([requests[i] for i in members], kwargs) if self._shareable() and greedy else None
             if replies is None:
                 replies = super().generate_until([requests[i] for i in members], disable_tqdm=disable_tqdm)
             for i, reply in zip(members, replies):
                 out[i] = reply
         return out  # type: ignore[return-value]
 
-    def _greedy(self, contexts: Sequence[str], kwargs: dict) -> list[str] | None:
-        """Contexts + normalized generation kwargs → replies; None when HFLM must do it."""
-        eos_text = self.tok_decode(self.eot_token_id, skip_special_tokens=False)
-        until = handle_stop_sequences(kwargs.get("until"), eos=eos_text)
+    def _greedy(self, requests, kwargs: dict) -> list[str] | None:
+        """Requests + normalized generation kwargs → replies; None when HFLM must do it."""
+        contexts = [r.args[0] for r in requests]
+        until = handle_stop_sequences(kwargs.get("until"), eos=self.tok_decode(self.eot_token_id, skip_special_tokens=False))
         max_new = int(kwargs["max_gen_toks"])
-        ids, mask = self.tok_batch_encode(list(contexts))
+        ids, mask = self.tok_batch_encode(contexts)
         rows = [ids[i][mask[i].bool()].tolist() for i in range(len(contexts))]
         if any(len(r) + max_new > self.max_length for r in rows):
             return None
-        eos_ids = {self.eot_token_id}
         gen_eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
-        eos_ids |= set(gen_eos if isinstance(gen_eos, list) else [gen_eos] if gen_eos is not None else [])
-        keep = REUSE_ROWS if self.keep_first_step else 1
+        eos_ids = {self.eot_token_id} | set(gen_eos if isinstance(gen_eos, list) else [gen_eos] if gen_eos is not None else [])
+        keep = REUSE_ROWS if self.score_choices else 1
         plen = max(0, min(common_prefix_len(rows), min(len(r) for r in rows) - keep))
+        choices = [self._choice_pairs(r, rows[j]) if self.score_choices else [] for j, r in enumerate(requests)]
         replies: list[str] = [""] * len(rows)
         bar = self._bar(len(rows), "generate")
         with torch.inference_mode():
             prefix_kv = self._prefix_cache(rows[0][:plen])
-            for chunk in self._batches(rows):
-                logits, cache, attn, pos = self._prefill([rows[j] for j in chunk], prefix_kv, plen, keep)
-                if self.keep_first_step:
-                    logp = F.log_softmax(logits.float(), dim=-1).cpu()
-                    for row, j in enumerate(chunk):
-                        self._first_step[tuple(rows[j])] = logp[row]
-                texts = self._decode_greedy(logits[:, -1], cache, attn, pos, chunk, eos_ids, until, max_new)
-                for j, text in zip(chunk, texts):
+            for group in self._batches(rows, DECODE_GROUP):
+                logits, cache, attn, pos = self._prefill_group([rows[j] for j in group], prefix_kv, plen, keep)
+                if any(choices[j] for j in group):
+                    self._score_group([rows[j] for j in group], [choices[j] for j in group], logits, cache, attn, pos)
+                texts = self._decode_greedy(logits[:, -1], cache, attn, pos, len(group), eos_ids, until, max_new)
+                for j, text in zip(group, texts):
                     replies[j] = postprocess_generated_text(text, stop=until, think_end_token=None)
                     self.cache_hook.add_partial("generate_until", (contexts[j], kwargs), replies[j])
-                bar.update(len(chunk))
+                bar.update(len(group))
         bar.close()
         return replies
 
-    def _decode_greedy(self, logits, cache, attn, pos, chunk, eos_ids, until, max_new) -> list[str]:
+    def _prefill_group(self, rows: Sequence[Sequence[int]], prefix_kv, plen: int, keep: int):
+        """Rows of one decode group → prefilled in batch-size chunks at one width, then joined
+        (logits, cache, mask, positions) so that every greedy step feeds the whole group."""
+        width, size = max(len(r) for r in rows) - plen, self._rows
+        parts = [self._prefill(rows[i : i + size], prefix_kv, plen, keep, width) for i in range(0, len(rows), size)]
+        if len(parts) == 1:
+            return parts[0]
+        layers = zip(*([(layer.keys, layer.values) for layer in p[1].layers] for p in parts))
+        cache = self._cache((torch.cat([k for k, _ in kv]), torch.cat([v for _, v in kv])) for kv in layers)
+        return torch.cat([p[0] for p in parts]), cache, torch.cat([p[2] for p in parts]), torch.cat([p[3] for p in parts])
+
+    def _decode_greedy(self, logits, cache, attn, pos, n_rows: int, eos_ids, until, max_new) -> list[str]:
         """Greedy steps from the prefill's last logits; a row leaves the batch at eos or a stop string."""
-        tokens: list[list[int]] = [[] for _ in chunk]
-        active = list(range(len(chunk)))
+        tokens: list[list[int]] = [[] for _ in range(n_rows)]
+        active = list(range(n_rows))
         for step in range(max_new):
             nxt = logits.argmax(-1)
             still: list[int] = []
@@ -246,8 +265,7 @@ class SharedPrefixLM(HFLM):
                 if tok in eos_ids:
                     continue
                 tokens[row].append(tok)
-                text = self.tok_decode(tokens[row])
-                if not any(s and s in text for s in until):
+                if not any(s and s in self.tok_decode(tokens[row]) for s in until):
                     still.append(slot)
             if step == max_new - 1 or not still:
                 break
@@ -261,3 +279,49 @@ class SharedPrefixLM(HFLM):
             logits, cache = self._call(nxt[:, None], attn, pos[:, None], cache, 1)
             logits = logits[:, -1]
         return [self.tok_decode(t) for t in tokens]
+
+    # ------------------------------------------------- choices scored in passing
+    def _choice_pairs(self, request, prompt: Sequence[int]) -> list[tuple[Pair, int]]:
+        """A generation request whose doc has `choices` → [((ctx, cont) as loglikelihood will
+        receive them, first scored position)] for each choice its prompt pass can score."""
+        doc = getattr(request, "doc", None)
+        options = doc.get("choices") if isinstance(doc, dict) else None
+        if not isinstance(options, list) or not all(isinstance(c, str) and c for c in options):
+            return []
+        out = []
+        for choice in options:
+            ctx, cont = self._encode_pair(request.args[0], choice)  # the MC task's continuation: "" + choice
+            full = list(ctx) + list(cont)
+            first = len(ctx) - 1  # the position whose logits predict the first continuation token
+            if cont and len(full) >= len(prompt) and full[: len(prompt)] == list(prompt) and first >= len(prompt) - REUSE_ROWS:
+                out.append(((tuple(ctx), tuple(cont)), first))
+        return out
+
+    def _score_group(self, rows, pairs, logits, cache, attn, pos) -> None:
+        """Score each row's choices: positions inside the prompt from the prefill's kept logits
+        [B, REUSE_ROWS, V]; later ones by feeding the choice's tokens on the prompt's cache."""
+        kept = F.log_softmax(logits.float(), dim=-1)
+        todo = [(slot, pair, first) for slot, row_pairs in enumerate(pairs) for pair, first in row_pairs]
+        # choices that run past the prompt: their tokens after it (but the last) are fed on its cache
+        extra = [k for k, (s, (ctx, cont), _) in enumerate(todo) if len(ctx) + len(cont) - 1 > len(rows[s])]
+        fed: dict[int, torch.Tensor] = {}  # todo index → log-prob rows of the fed positions
+        for start in range(0, len(extra), self._rows):
+            part = [todo[k] for k in extra[start : start + self._rows]]
+            tails = [list(ctx + cont)[len(rows[s]) : -1] for s, (ctx, cont), _ in part]
+            width = max(len(t) for t in tails)
+            ids = torch.full((len(part), width), self.tokenizer.pad_token_id or 0, dtype=torch.long)
+            for i, tail in enumerate(tails):  # right-padded: causal attention never sees the pads
+                ids[i, : len(tail)] = torch.tensor(tail)
+            sel = torch.tensor([s for s, _, _ in part], device=self.device)
+            sub = self._cache((layer.keys[sel], layer.values[sel]) for layer in cache.layers)
+            ext_attn = torch.cat([attn[sel], attn.new_ones((len(part), width))], dim=1)
+            ext_pos = pos[sel][:, None] + 1 + torch.arange(width, device=self.device)[None]
+            out, _ = self._call(ids.to(self.device), ext_attn, ext_pos, sub, width)
+            for k, logp in zip(extra[start : start + self._rows], F.log_softmax(out.float(), dim=-1)):
+                fed[k] = logp
+        for k, (slot, (ctx, cont), first) in enumerate(todo):
+            n = len(rows[slot])
+            # position p predicts token p + 1: from `first` (→ cont[0]) to the one before the last token
+            positions = range(first, len(ctx) + len(cont) - 1)
+            parts = [kept[slot, p - (n - REUSE_ROWS)] if p < n else fed[k][p - n] for p in positions]
+            self._answers[(ctx, cont)] = _pick(torch.stack(parts), cont)

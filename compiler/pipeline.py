@@ -41,7 +41,7 @@ def compile_spec(spec_path: Path, out: Path | None = None, echo: Callable[[str],
     loaded = load_spec(spec_path)
     for warning in loaded.warnings:
         echo(warning.render())
-    compiled = compile_loaded(loaded)
+    compiled = compile_loaded(loaded, progress=echo)
     path = write_build(compiled, out or Path("build") / loaded.spec.name)
     return CompileResult(path, {split: len(rows) for split, rows in compiled.splits.items()})
 
@@ -117,7 +117,8 @@ def train(build_path: Path, overrides: TrainOverrides, resume: Path | None, runs
         check_resume(Path(resume), build.manifest.sha256, settings)
     loaded = load_model(settings.model, settings.device)
     run_dir = Path(resume) if resume is not None else new_run_dir(runs_root, build.manifest.name)
-    train_lora(loaded, examples, settings, run_dir, build_sha256=build.manifest.sha256, resume=resume is not None)
+    train_lora(loaded, examples, settings, run_dir, build_sha256=build.manifest.sha256, build_path=build.path,
+               resume=resume is not None)
     return run_dir
 
 
@@ -255,7 +256,9 @@ def run(spec_path: Path, device: str | None, runs_root: Path, baseline: Path | N
     stage("evaluate base, prompted", f"{len(build.manifest.tasks)} splits × {len(build.spec.eval.readings)} readings")
     evaluate_arms(loaded, build, ("base", "prompted"), run_dir)
     stage("train", f"{build.manifest.counts['train']} lessons, LoRA r={settings.lora_r}")
-    trained = train_lora(loaded, read_split(build, "train"), settings, run_dir, build_sha256=build.manifest.sha256)
+    trained = train_lora(
+        loaded, read_split(build, "train"), settings, run_dir, build_sha256=build.manifest.sha256, build_path=build.path
+    )
     stage("evaluate tuned", "the same items, adapter on")
     evaluate_arms((trained.model, loaded.tokenizer, loaded.name), build, ("tuned",), run_dir)
     stage("gate", str(run_dir))

@@ -22,18 +22,22 @@ import shutil
 import signal
 import threading
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
-import torch
-import torch.nn.functional as F
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP: see models.py
 
-from .errors import SyllabusError, UsageError
-from .models import LoadedModel
-from .records import Example
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from .errors import SyllabusError, UsageError  # noqa: E402
+from .models import LoadedModel  # noqa: E402
+from .records import Example  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
     from peft import PeftModel
@@ -120,7 +124,8 @@ def encode_example(tokenizer, example: Example, max_length: int) -> Encoded:
     """Example → chat-formatted ids: [system? user, assistant reply + eos]. The answer is
     cut right after the first eos, so a template's trailing newline is not trained on."""
     user = [{"role": "user", "content": example.prompt}]
-    prompt = _token_ids(tokenizer.apply_chat_template(user, add_generation_prompt=True, tokenize=True, return_dict=False))
+    prompt = _token_ids(
+        tokenizer.apply_chat_template(user, add_generation_prompt=True, tokenize=True, return_dict=False))
     full = _token_ids(tokenizer.apply_chat_template(
         user + [{"role": "assistant", "content": example.reply}], tokenize=True, return_dict=False))
     n = 0  # the prompt is a prefix of the conversation for sane templates; be safe anyway
@@ -245,9 +250,14 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def _read_log(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """train_log.jsonl → its rows; a line cut short by a kill mid-write is dropped."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines() if path.exists() else ():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue
+    return rows
 
 
 def _versions() -> dict[str, str]:
@@ -268,7 +278,9 @@ def _lora_model(loaded: LoadedModel, settings: TrainSettings):
     config = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
                         target_modules=list(settings.lora_targets), bias="none", task_type="CAUSAL_LM")
     try:
-        return get_peft_model(loaded.model, config)
+        with warnings.catch_warnings():  # peft 0.21 reads a property transformers 5 deprecates
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
+            return get_peft_model(loaded.model, config)
     except ValueError as exc:
         raise UsageError(f"train.lora.target_modules {list(settings.lora_targets)}: {exc}") from None
 
@@ -359,7 +371,8 @@ def check_resume(run_dir: Path, build_sha256: str, settings: TrainSettings) -> N
 
 
 def train_lora(loaded: LoadedModel, examples: Sequence[Example], settings: TrainSettings, run_dir: Path,
-               *, build_sha256: str, resume: bool = False, progress: bool = True) -> TrainResult:
+               *, build_sha256: str, build_path: Path | None = None, resume: bool = False,
+               progress: bool = True) -> TrainResult:
     """Base model + train examples + settings → run_dir/{adapter/, train_log.jsonl, run.json}
     and the tuned PeftModel (the same in-memory model, wrapped; `disable_adapter()` gives the
     base back). resume=True continues run_dir from its newest complete checkpoint."""
@@ -380,6 +393,8 @@ def train_lora(loaded: LoadedModel, examples: Sequence[Example], settings: Train
 
     record = {
         "status": "running", "run_id": run_dir.name, "build_sha256": build_sha256,
+        # where `syllabus gate` finds the build (its gate block); absolute, so the run folder can move
+        "build_path": str(Path(build_path).resolve()) if build_path is not None else None,
         "model": {"name": loaded.name, "sha256": loaded.sha256, "dtype": str(loaded.dtype).removeprefix("torch.")},
         "device": str(loaded.device), "settings": settings.to_json(), "versions": _versions(),
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -409,12 +424,13 @@ def train_lora(loaded: LoadedModel, examples: Sequence[Example], settings: Train
     trainer.remove_callback(PrinterCallback)
 
     start = time.perf_counter()
-    with _interrupts_raise():
+    with _sigterm_raises():
         try:
             trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
         except (TrainingInterrupted, KeyboardInterrupt):
             _write_json(run_json, {**record, "status": "interrupted"})
-            raise TrainingInterrupted(f"training interrupted; continue with `syllabus train BUILD --resume {run_dir}`") from None
+            raise TrainingInterrupted(
+                f"training interrupted; continue it with `syllabus train BUILD --resume {run_dir}`") from None
     wall = time.perf_counter() - start
     model.eval()
 
@@ -441,19 +457,18 @@ def train_lora(loaded: LoadedModel, examples: Sequence[Example], settings: Train
     return result
 
 
-class _interrupts_raise:
+@contextmanager
+def _sigterm_raises():
     """SIGTERM raises TrainingInterrupted (main thread only), so run.json can say 'interrupted'."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
 
-    def __enter__(self):
-        self.old = None
-        if threading.current_thread() is threading.main_thread():
-            def handler(signum, frame):
-                raise TrainingInterrupted("terminated")
+    def handler(signum, frame):
+        raise TrainingInterrupted("terminated")
 
-            self.old = signal.signal(signal.SIGTERM, handler)
-        return self
-
-    def __exit__(self, *exc):
-        if self.old is not None:
-            signal.signal(signal.SIGTERM, self.old)
-        return False
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)

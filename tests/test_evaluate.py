@@ -11,7 +11,7 @@ import shutil
 import pytest
 import torch
 
-import evalkit
+import _evalkit as evalkit
 from compiler import results
 from compiler.buildio import read_build
 from compiler.evaluate import _lm, evaluate_arm, evaluate_arms, load_tasks
@@ -85,7 +85,7 @@ def _recompute(model, tok, split: str, system: str | None, max_new: int):
 
 def test_a_score_per_split_and_reading_with_the_data_ids(base_result, build):
     assert base_result.complete and base_result.arm == "base"
-    assert [(s.split, s.reading) for s in base_result.scores] == [(s, r) for s in build.manifest.tasks for r in READINGS]
+    assert [(s.split, s.reading) for s in base_result.scores] == [(s, r) for s in SCORED_SPLITS for r in READINGS]
     for score in base_result.scores:
         ids = [r["id"] for r in evalkit.rows(score.split)]
         assert score.n == len(ids) == evalkit.SPLITS[score.split]
@@ -168,8 +168,10 @@ def test_a_short_data_file_marks_the_arm_incomplete(model, tok, build, tmp_path)
     assert any("test_locality" in w and "items scored" in w for w in warnings)
 
 
-def test_limit_and_one_reading(model, tok, build):
-    result = evaluate_arm(model, tok, build, "base", readings=("mc",), limit=2, batch_size=4, progress=False)
+@pytest.mark.parametrize("shared_tasks", [False, True])
+def test_limit_and_one_reading(model, tok, build, shared_tasks):
+    tasks = load_tasks(build, READINGS) if shared_tasks else None  # loaded for both, asked for one
+    result = evaluate_arm(model, tok, build, "base", readings=("mc",), limit=2, batch_size=4, progress=False, tasks=tasks)
     assert result.complete
     assert [(s.reading, s.n) for s in result.scores] == [("mc", 2)] * len(build.manifest.tasks)
 
@@ -192,7 +194,7 @@ def test_tuned_without_an_adapter_is_a_usage_error(model, tok, build, tmp_path):
 
 def test_tasks_load_once_and_gen_tasks_come_first(build):
     tasks = load_tasks(build, READINGS)
-    assert not tasks.problems
+    assert not tasks.failed
     readings = [tasks.where[name][1] for name in tasks.tasks]
     assert readings == ["gen"] * len(build.manifest.tasks) + ["mc"] * len(build.manifest.tasks)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import evalkit
+import _evalkit as evalkit
 from compiler.tasks import SCORED_SPLITS, UTILS_FILE, group_name, task_files, task_names
 
 LM_EVAL = Path(sys.executable).parent / "lm_eval"

@@ -184,6 +184,8 @@ def test_sigkilled_run_resumes_from_its_last_complete_checkpoint(tmp_path):
     (run_dir / "checkpoints" / "checkpoint-999").mkdir()
     (run_dir / "checkpoints" / "checkpoint-999" / "adapter_model.safetensors").write_bytes(b"half")
     complete = T.last_complete_checkpoint(run_dir / "checkpoints")
+    with (run_dir / "train_log.jsonl").open("a") as fh:
+        fh.write('{"step": 99, "lo')  # a log line cut short by the kill
 
     settings = T.TrainSettings(**dict(FAST, checkpoint_every=4))
     result = T.train_lora(tiny_loaded(), tiny_examples(), settings, run_dir, build_sha256="b" * 64, resume=True,
@@ -268,3 +270,27 @@ def test_cli_train_on_a_compiled_build(blue_build, tmp_path, monkeypatch):
 
     again = CliRunner().invoke(main, args + ["--resume", str(run_dir)])
     assert again.exit_code == 2 and "already complete" in again.output
+
+
+def test_same_seed_same_adapter(tmp_path):
+    from safetensors.torch import load_file
+
+    a, b = _train(tmp_path / "a", epochs=2), _train(tmp_path / "b", epochs=2)
+    wa = load_file(a.adapter_dir / "adapter_model.safetensors")
+    wb = load_file(b.adapter_dir / "adapter_model.safetensors")
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    c = _train(tmp_path / "c", epochs=2, seed=4)
+    wc = load_file(c.adapter_dir / "adapter_model.safetensors")
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_trains_in_bf16_on_cuda(tmp_path):
+    loaded = tiny_loaded()
+    cuda = T.LoadedModel(model=loaded.model.to("cuda", torch.bfloat16), tokenizer=loaded.tokenizer, name="tiny",
+                         sha256="0" * 64, device=torch.device("cuda"), dtype=torch.bfloat16)
+    result = T.train_lora(cuda, tiny_examples(), T.TrainSettings(**FAST), tmp_path / "run", build_sha256="b",
+                          progress=False)
+    assert result.final_loss < 0.3 * result.first_loss
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["model"]["dtype"] == "bfloat16"

@@ -19,6 +19,7 @@ the harness, not the speed).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -26,6 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+# Before torch loads OpenMP: idle threads sleep instead of spinning. On a CPU shared with other
+# jobs, spinning threads made a 2-thread step 8-18x slower than a 1-thread one (measured).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 
