@@ -15,6 +15,7 @@ Layout of a build:
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,8 +72,6 @@ def read_build(path: Path) -> Build:
         raise UsageError(f"{path}: manifest.json or spec.json is unreadable ({exc}); recompile the build")
     if raw.get("build_format") != BUILD_FORMAT:
         raise UsageError(f"{path}: build format {raw.get('build_format')!r} is not {BUILD_FORMAT}; recompile the build")
-    import hashlib
-
     manifest = Manifest(
         name=raw["name"],
         spec_sha256=raw["spec_sha256"],
