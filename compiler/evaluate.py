@@ -188,7 +188,7 @@ def evaluate_arm(
             continue
         scores.append(results.Score.from_samples(split, reading, samples))
     missing = wanted - {(s.split, s.reading) for s in scores}
-    if out is not None and missing and not problems:
+    if missing and not problems:
         problems.append(f"not scored: {', '.join(f'{s} ({r})' for s, r in sorted(missing))}")
     for problem in problems:
         warn(f"{arm} arm: {problem}")
@@ -200,6 +200,7 @@ def evaluate_arm(
         complete=not problems and not missing,
         scores=tuple(sorted(scores, key=lambda s: (_split_rank(s.split, build), READINGS.index(s.reading)))),
         wall_s=time.perf_counter() - start,
+        problems=tuple(problems),
     )
 
 

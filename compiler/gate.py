@@ -153,7 +153,8 @@ class _Checker:
             elif arm.arm != name:
                 self.bad_arms[name] = f"{name} arm: the result file holds the {arm.arm!r} arm"
             elif not arm.complete:
-                self.bad_arms[name] = f"{name} arm: the evaluation did not finish (complete = false)"
+                why = "; ".join(arm.problems) or "complete = false"
+                self.bad_arms[name] = f"{name} arm: the evaluation did not finish ({why})"
             elif build_sha is not None and arm.build_sha256 != build_sha:
                 self.bad_arms[name] = (
                     f"{name} arm: scored on another build (build sha256 {arm.build_sha256[:12]} ≠ {build_sha[:12]})"

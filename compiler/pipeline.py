@@ -253,7 +253,8 @@ def run(spec_path: Path, device: str | None, runs_root: Path, baseline: Path | N
     stage("load model", settings.model)
     loaded = load_model(settings.model, settings.device)
     run_dir = new_run_dir(runs_root, build.manifest.name)
-    stage("evaluate base, prompted", f"{len(build.manifest.tasks)} splits × {len(build.spec.eval.readings)} readings")
+    n_readings = len(build.spec.eval.readings)
+    stage("evaluate base, prompted", f"{len(build.manifest.tasks)} splits × {n_readings} reading{'s' * (n_readings > 1)}")
     evaluate_arms(loaded, build, ("base", "prompted"), run_dir)
     stage("train", f"{build.manifest.counts['train']} lessons, LoRA r={settings.lora_r}")
     trained = train_lora(

@@ -72,6 +72,7 @@ class ArmResult:
     complete: bool  # False when the evaluation was interrupted or a split failed
     scores: tuple[Score, ...]
     wall_s: float = 0.0
+    problems: tuple[str, ...] = ()  # why it is incomplete: "test_form (mc): 3 items scored, the build has 24"
 
     def score(self, split: str, reading: str) -> Score | None:
         return next((s for s in self.scores if s.split == split and s.reading == reading), None)
@@ -85,6 +86,7 @@ def write_arm(result: ArmResult, path: Path) -> None:
         "build_sha256": result.build_sha256,
         "complete": result.complete,
         "wall_s": round(result.wall_s, 3),
+        "problems": list(result.problems),
         "scores": [
             {
                 "split": s.split,
@@ -122,4 +124,5 @@ def read_arm(path: Path) -> ArmResult:
         )
         for s in doc["scores"]
     )
-    return ArmResult(doc["arm"], doc["model"], doc["build_sha256"], bool(doc["complete"]), scores, float(doc.get("wall_s", 0.0)))
+    return ArmResult(doc["arm"], doc["model"], doc["build_sha256"], bool(doc["complete"]), scores,
+                     float(doc.get("wall_s", 0.0)), tuple(str(p) for p in doc.get("problems", ())))

@@ -124,6 +124,13 @@ class Splits(Strict):
     hold_out: HoldOut = Field(default_factory=HoldOut)
     leakage: Leakage = Field(default_factory=Leakage)
     retain: bool = Field(True, description="Put the seen neighbours into train as retain examples.")
+    retain_share: float = Field(
+        1.0,
+        gt=0.0,
+        le=1.0,
+        description="Share of a seen neighbour's train families kept as retain examples (seeded per neighbour): "
+        "many neighbours with a few wordings each teach 'only the rule' for fewer train steps.",
+    )
 
 
 class Lora(Strict):
@@ -131,6 +138,12 @@ class Lora(Strict):
     alpha: int = Field(32, ge=1)
     dropout: float = Field(0.05, ge=0.0, lt=1.0)
     target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], min_length=1)
+    top_layers: int | None = Field(
+        None,
+        ge=1,
+        description="Adapt only the top N transformer layers (all when unset). Backward stops below them, "
+        "so a step costs less: on a 30-layer model, top 10 skips the backward pass of 20 layers.",
+    )
 
 
 class Train(Strict):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from .library import Library
 from .paraphrase import Operators, paraphrase
 from .records import Example, SplitSet, stable_unit
-from .spec import Spec
+from .spec import Spec, Splits
 
 
 def n_held(n: int, frac: float) -> int:
@@ -70,7 +70,7 @@ def plan(spec: Spec, library: Library, base: tuple[Example, ...], ops: Operators
     return HoldoutPlan(frozenset(frac.forms), held_fams, held_nbrs, train_ops, test_ops)
 
 
-def split_of(ex: Example, hp: HoldoutPlan, retain: bool) -> str | None:
+def split_of(ex: Example, hp: HoldoutPlan, splits: Splits, seed: int) -> str | None:
     """A base example → the split its whole family goes to, or None (dropped)."""
     p = ex.provenance
     family_held = (p.rule, p.form, p.family) in hp.families
@@ -80,9 +80,14 @@ def split_of(ex: Example, hp: HoldoutPlan, retain: bool) -> str | None:
         return "test_paraphrase" if family_held else "train"
     if (p.rule, p.subject) in hp.neighbours:
         return "test_locality" if family_held or p.form in hp.forms else None
-    if retain and not family_held and p.form not in hp.forms:
-        return "train"
-    return None
+    if not splits.retain or family_held or p.form in hp.forms:
+        return None
+    # Retain examples are sampled per (neighbour, family), never per example, so each
+    # seen neighbour keeps whole families: with share 0.3 and ~20 train families a
+    # neighbour is asked in ~6 wordings, and different neighbours in different ones.
+    if splits.retain_share < 1.0 and stable_unit(seed, "retain", p.rule, p.subject, p.form, p.family) >= splits.retain_share:
+        return None
+    return "train"
 
 
 def _balance(examples: list[Example]) -> list[Example]:
@@ -106,7 +111,7 @@ def split(spec: Spec, library: Library, base: tuple[Example, ...], ops: Operator
     out: dict[str, list[Example]] = {"train": [], "test_paraphrase": [], "test_form": [], "test_locality": []}
     variants = spec.paraphrase.variants
     for ex in base:
-        name = split_of(ex, hp, spec.splits.retain)
+        name = split_of(ex, hp, spec.splits, spec.seed)
         if name is None:
             continue
         pool = hp.train_ops if name == "train" else hp.test_ops

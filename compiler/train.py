@@ -68,6 +68,7 @@ class TrainSettings:
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    lora_top_layers: int | None = None  # None: every layer
     seed: int = 0
     device: str | None = None  # None: cuda when available, else cpu
 
@@ -86,7 +87,7 @@ class TrainSettings:
             batch_size=int(pick(batch_size, train.batch_size)), max_length=train.max_length,
             warmup_ratio=train.warmup_ratio, checkpoint_every=train.checkpoint_every,
             lora_r=int(pick(rank, train.lora.r)), lora_alpha=train.lora.alpha, lora_dropout=train.lora.dropout,
-            lora_targets=tuple(train.lora.target_modules), seed=seed, device=device,
+            lora_targets=tuple(train.lora.target_modules), lora_top_layers=train.lora.top_layers, seed=seed, device=device,
         )
 
     def to_json(self) -> dict:
@@ -273,8 +274,16 @@ def _lora_model(loaded: LoadedModel, settings: TrainSettings):
 
     if isinstance(loaded.model, PeftModel) or hasattr(loaded.model, "peft_config"):
         raise UsageError("train_lora needs the base model, but this one already carries an adapter; load it again")
+    layers = None
+    if settings.lora_top_layers is not None:
+        total = loaded.model.config.num_hidden_layers
+        if settings.lora_top_layers > total:
+            raise UsageError(f"train.lora.top_layers {settings.lora_top_layers}: the model has only {total} layers; "
+                             f"use at most {total}, or leave it out to adapt every layer")
+        layers = list(range(total - settings.lora_top_layers, total))
     config = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
-                        target_modules=list(settings.lora_targets), bias="none", task_type="CAUSAL_LM")
+                        target_modules=list(settings.lora_targets), layers_to_transform=layers, bias="none",
+                        task_type="CAUSAL_LM")
     try:
         with warnings.catch_warnings():  # peft 0.21 reads a property transformers 5 deprecates
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)

@@ -166,6 +166,10 @@ def test_a_short_data_file_marks_the_arm_incomplete(model, tok, build, tmp_path)
                           batch_size=4, progress=False, warn=warnings.append)
     assert not result.complete and result.score("test_locality", "mc") is None
     assert any("test_locality" in w and "items scored" in w for w in warnings)
+    # the reasons are kept in eval/<arm>.json, so the gate and the report can say what went wrong
+    assert [f"base arm: {p}" for p in result.problems] == warnings
+    results.write_arm(result, tmp_path / "base.json")
+    assert results.read_arm(tmp_path / "base.json").problems == result.problems
 
 
 @pytest.mark.parametrize("shared_tasks", [False, True])

@@ -59,8 +59,9 @@ def test_missing_prompted_arm_is_incomplete_even_when_every_check_passes():
 
 def test_unfinished_arm_is_incomplete():
     arms = good_arms()
-    v = decide(DEFAULT, only(arms, base=replace(arms["base"], complete=False)), build=BUILD)
-    _incomplete(v, "base arm: the evaluation did not finish")
+    unfinished = replace(arms["base"], complete=False, problems=("test_form (mc): 3 items scored, the build has 24",))
+    v = decide(DEFAULT, only(arms, base=unfinished), build=BUILD)
+    _incomplete(v, "base arm: the evaluation did not finish (test_form (mc): 3 items scored, the build has 24)")
     by_kind = {c.kind: c.passed for c in v.checks}
     assert by_kind["min_accuracy"] is True and by_kind["beats_base"] is None and by_kind["max_drop_vs_base"] is None
 

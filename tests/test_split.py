@@ -56,3 +56,23 @@ def test_retain_off_leaves_no_neighbours_in_train():
     _, _, s = _split(spec)
     assert all(e.provenance.scope == "rule" for e in s.train)
     assert s.test_locality
+
+
+def test_retain_share_keeps_whole_families_per_neighbour():
+    def retained(spec):
+        _, _, s = _split(spec)
+        return [e for e in s.train if e.provenance.scope == "neighbour"]
+
+    everything = retained(small_spec(splits={"hold_out": {"forms": ["completion"]}}))
+    part = retained(small_spec(splits={"hold_out": {"forms": ["completion"]}, "retain_share": 0.4}))
+    assert 0 < len(part) < len(everything)
+    assert {e.id for e in part} <= {e.id for e in everything}
+    # every kept (neighbour, family) keeps all of its rows: nothing is split inside a family
+    key = lambda e: (e.provenance.subject, e.provenance.form, e.provenance.family)  # noqa: E731
+    kept = {key(e) for e in part}
+    assert {e.id for e in everything if key(e) in kept} == {e.id for e in part}
+    # neighbours differ in which families they keep: that is where the wording diversity comes from
+    by_subject = {}
+    for k in kept:
+        by_subject.setdefault(k[0], set()).add(k[1:])
+    assert len({frozenset(v) for v in by_subject.values()}) > 1
