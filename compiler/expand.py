@@ -54,13 +54,14 @@ def _subjects(spec: Spec, rule: Rule) -> Iterator[_Subject]:
             yield _Subject(entry, "neighbour", slot, render(rule.neighbours.answer, variables))
 
 
-def _families(library: Library, rule: Rule, form: str, scope: str) -> Iterator[tuple[str, tuple[str, ...]]]:
+def _families(library: Library, rule: Rule, form: str, scope: str) -> Iterator[tuple[str, tuple[str, ...], bool]]:
+    """→ (family id, its templates, negative polarity) for one form and scope."""
     for family in library.forms[form].families:
-        yield family.id, family.templates
+        yield family.id, family.templates, family.negative
     # A rule's own templates name its in-scope subject slot; they are in-scope only.
     if scope == "rule":
         for i, source in enumerate(rule.templates.get(form, [])):
-            yield f"{rule.id}:{i + 1}", (source,)  # ":" never occurs in library family ids
+            yield f"{rule.id}:{i + 1}", (source,), False  # ":" never occurs in library family ids
 
 
 def expand_rule(spec: Spec, library: Library, rule: Rule) -> Iterator[Example]:
@@ -74,13 +75,13 @@ def expand_rule(spec: Spec, library: Library, rule: Rule) -> Iterator[Example]:
         spill = [rule.value] if subject.scope == "neighbour" and right.lower() != rule.value.lower() else []
         for form in rule.forms:
             kind = library.forms[form].kind
-            for family, templates in _families(library, rule, form, subject.scope):
+            for family, templates, negative in _families(library, rule, form, subject.scope):
                 ranked = spill + _ranked(spec.seed, (rule.id, form, family, subject.entry.name), wrong)
                 for t, source in enumerate(templates):
-                    yield from _render_items(spec, rule, subject, form, kind, family, t, source, right, ranked)
+                    yield from _render_items(spec, rule, subject, form, kind, family, t, source, right, ranked, negative)
 
 
-def _render_items(spec, rule, subject, form, kind, family, t, source, right, ranked) -> Iterator[Example]:
+def _render_items(spec, rule, subject, form, kind, family, t, source, right, ranked, negative) -> Iterator[Example]:
     base = {"attribute": rule.attribute, "subject": subject.entry.as_vars(), subject.slot: subject.entry.as_vars()}
     if kind == "open":
         # Choices in a seeded order, so the right answer's position carries no signal.
@@ -88,9 +89,10 @@ def _render_items(spec, rule, subject, form, kind, family, t, source, right, ran
         choices = _ranked(spec.seed, (rule.id, form, family, subject.entry.name, "order"), choices)
         yield _make(spec, rule, subject, form, kind, family, t, render(source, base), right, choices, ())
     elif kind == "yes_no":
-        # Balanced by construction: the same question once with the right option (Yes)
-        # and once with a wrong one (No).
-        for option, answer in ((right, "yes"), (ranked[0], "no")) if ranked else ((right, "yes"),):
+        # Balanced by construction: the same question once with the right option (Yes;
+        # No in a negative family) and once with a wrong one (No; Yes).
+        yes, no = ("no", "yes") if negative else ("yes", "no")
+        for option, answer in ((right, yes), (ranked[0], no)) if ranked else ((right, yes),):
             text = render(source, {**base, "option": option})
             yield _make(spec, rule, subject, form, kind, family, t, text, answer, ["yes", "no"], (option,))
     else:  # either_or, both orders

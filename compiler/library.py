@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from .yamlio import parse_model
 
@@ -26,6 +26,10 @@ class _Strict(BaseModel):
 class FamilyFile(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     templates: list[str] = Field(min_length=1)
+    # yes_no only. A negative question asks whether the option is wrong ("Should we
+    # avoid red for the box?"): Yes for a wrong option, No for the right one. Mixing
+    # both polarities stops a model from learning "Yes when the rule's value appears".
+    polarity: Literal["positive", "negative"] = "positive"
 
 
 class FormFile(_Strict):
@@ -33,6 +37,17 @@ class FormFile(_Strict):
     kind: Literal["open", "yes_no", "either_or"]
     description: str = ""
     families: list[FamilyFile] = Field(min_length=1)
+
+    @field_validator("families")
+    @classmethod
+    def _polarity_is_for_yes_no(cls, families: list[FamilyFile], info: ValidationInfo) -> list[FamilyFile]:
+        negative = [f.id for f in families if f.polarity == "negative"]
+        if negative and info.data.get("kind", "yes_no") != "yes_no":
+            raise ValueError(
+                f"families {', '.join(negative)} have polarity 'negative', which only a yes_no form can use; "
+                "remove `polarity:` or make this form `kind: yes_no`"
+            )
+        return families
 
 
 class ParaphraseFile(_Strict):
@@ -46,6 +61,7 @@ class Family:
     id: str
     templates: tuple[str, ...]
     source: str  # file the family came from, for error messages
+    negative: bool = False  # yes_no: answered Yes for a wrong option, No for the right one
 
 
 @dataclass(frozen=True)
@@ -72,7 +88,7 @@ def _load_pack(pack: Path) -> tuple[dict[str, Form], ParaphraseFile]:
     forms: dict[str, Form] = {}
     for path in sorted((pack / "forms").glob("*.yaml")):
         f = parse_model(path, FormFile)
-        fams = tuple(Family(fam.id, tuple(fam.templates), str(path)) for fam in f.families)
+        fams = tuple(Family(fam.id, tuple(fam.templates), str(path), fam.polarity == "negative") for fam in f.families)
         forms[f.form] = Form(f.form, f.kind, fams)
     para_path = pack / "paraphrase.yaml"
     para = parse_model(para_path, ParaphraseFile) if para_path.exists() else ParaphraseFile()

@@ -354,6 +354,8 @@ def _one_error(err: dict[str, Any], doc: YamlDoc, model: type[BaseModel]) -> Pro
     elif kind == "literal_error":
         message = f"{err['msg']}, got {_describe(err.get('input'))}"
         hint = _suggest(err.get("input"), _quoted(ctx.get("expected", ""))).strip()
+    elif kind == "value_error":  # our own validators: the message already says what and how
+        message = str(ctx.get("error", err["msg"]))
     elif kind == "string_pattern_mismatch":
         message = f"{_describe(err.get('input'))} is not {_PATTERNS.get(ctx.get('pattern'), 'of the form ' + str(ctx.get('pattern')))}"
     else:

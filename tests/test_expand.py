@@ -53,3 +53,17 @@ def test_adding_a_lexicon_value_keeps_existing_examples_unchanged():
     assert set(old) <= set(new)
     assert all(new[i] == old[i] for i in old)
     assert {new[i].provenance.subject for i in set(new) - set(old)} == {"cup"}
+
+
+def test_negative_yes_no_families_flip_the_answer_and_stay_balanced():
+    examples = [e for e in expand(small_spec(), LIBRARY) if e.provenance.form_kind == "yes_no"]
+    negative = {f.id for f in LIBRARY.forms["yes_no"].families if f.negative}
+    assert negative, "the library needs negative yes/no families"
+    for e in examples:
+        asked_right = e.provenance.asked[0].lower() == ("blue" if e.provenance.scope == "rule" else
+                                                          {"stop sign": "red", "banana": "yellow", "lawn": "green",
+                                                           "snowman": "white"}[e.provenance.subject])
+        flipped = e.provenance.family in negative
+        assert (e.answer == "Yes") == (asked_right != flipped), (e.prompt, e.answer)
+    neg = Counter(e.answer for e in examples if e.provenance.family in negative)
+    assert neg["Yes"] == neg["No"] > 0

@@ -65,7 +65,7 @@ def bare_render(spec: Spec) -> int:
             base = {"attribute": rule.attribute, "subject": subject.entry.as_vars(), subject.slot: subject.entry.as_vars()}
             for form in rule.forms:
                 kind = library.forms[form].kind
-                for _, templates in _families(library, rule, form, subject.scope):
+                for _, templates, _ in _families(library, rule, form, subject.scope):
                     for source in templates:
                         tpl = compiled(source)
                         if kind == "open":
