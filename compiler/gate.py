@@ -73,25 +73,15 @@ class BuildRef:
 
 
 @dataclass(frozen=True)
-class BaselineScore:
-    split: str
-    reading: str
-    acc: float
-    n: int
-    wilson_low: float
-    wilson_high: float
-
-
-@dataclass(frozen=True)
 class BaselineVerdict:
     """What the gate needs from the last release's verdict.json: its build and tuned scores."""
 
     build_name: str
     build_sha256: str
     status: str
-    tuned: tuple[BaselineScore, ...]
+    tuned: tuple[TableRow, ...]  # arm = "tuned"
 
-    def score(self, split: str, reading: str) -> BaselineScore | None:
+    def score(self, split: str, reading: str) -> TableRow | None:
         return next((s for s in self.tuned if s.split == split and s.reading == reading), None)
 
 

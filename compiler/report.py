@@ -26,7 +26,7 @@ import yaml
 
 from . import __version__
 from .errors import UsageError
-from .gate import READINGS, SCORED_SPLITS, BaselineScore, BaselineVerdict, BuildRef, Verdict
+from .gate import READINGS, SCORED_SPLITS, BaselineVerdict, BuildRef, TableRow, Verdict
 from .results import ARMS
 
 SCHEMA = 1
@@ -366,7 +366,7 @@ def read_baseline(path: Path) -> BaselineVerdict:
             return nan if x is None else float(x)  # type: ignore[arg-type]
 
         tuned = tuple(
-            BaselineScore(split, reading, num(v["acc"]), int(v["n"]), num(v["wilson_low"]), num(v["wilson_high"]))
+            TableRow("tuned", split, reading, num(v["acc"]), int(v["n"]), num(v["wilson_low"]), num(v["wilson_high"]))
             for split, by_reading in doc["scores"].get("tuned", {}).items()
             for reading, v in by_reading.items()
         )

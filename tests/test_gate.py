@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 
 from compiler import pipeline
 from compiler.errors import EvalIncomplete, UsageError
-from compiler.gate import BaselineScore, BaselineVerdict, BuildRef, decide, mcnemar_exact
+from compiler.gate import BaselineVerdict, BuildRef, TableRow, decide, mcnemar_exact
 from compiler.results import ArmResult, Sample, Score, wilson_interval
 from compiler.spec import BeatsBase, Check, Gate, MaxDropVsBase, MaxGap, MinAccuracy
 from tests._gate_fixtures import SHA, fake_run, good_arms, k_of_n, score
@@ -263,7 +263,7 @@ def test_table_covers_every_arm_split_and_reading_in_order():
 
 def _baseline(k: int, n: int, name: str = "blue-products") -> BaselineVerdict:
     lo, hi = wilson_interval(k, n)
-    scores = tuple(BaselineScore(s, r, k / n, n, lo, hi) for s in ("test_paraphrase", "test_form", "test_locality")
+    scores = tuple(TableRow("tuned", s, r, k / n, n, lo, hi) for s in ("test_paraphrase", "test_form", "test_locality")
                    for r in ("mc", "gen"))
     return BaselineVerdict(name, "c" * 64, "pass", scores)
 

@@ -33,6 +33,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 
+from compiler import batching as B  # noqa: E402
 from compiler import train as T  # noqa: E402
 
 
@@ -40,9 +41,9 @@ def baseline(loaded, examples, settings: T.TrainSettings, steps: int, out: Path)
     """Plain Trainer + peft, pad-to-longest random batches → (tokens/s wall, tokens/CPU-s, steps)."""
     from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer, TrainingArguments, set_seed
 
-    encoded = [T.encode_example(loaded.tokenizer, ex, settings.max_length) for ex in examples]
+    encoded = [B.encode_example(loaded.tokenizer, ex, settings.max_length) for ex in examples]
     rows = [{"input_ids": list(e.ids), "attention_mask": [1] * len(e.ids),
-             "labels": [T.IGNORE] * e.n_prompt + list(e.ids[e.n_prompt :])} for e in encoded]
+             "labels": [B.IGNORE] * e.n_prompt + list(e.ids[e.n_prompt :])} for e in encoded]
     set_seed(settings.seed)
     model = T._lora_model(loaded, settings)
     args = TrainingArguments(
@@ -51,7 +52,7 @@ def baseline(loaded, examples, settings: T.TrainSettings, steps: int, out: Path)
         use_cpu=loaded.device.type == "cpu", seed=settings.seed, include_num_input_tokens_seen="non_padding",
         dataloader_num_workers=0, dataloader_pin_memory=False, remove_unused_columns=False, log_level="error",
     )
-    collator = DataCollatorForSeq2Seq(loaded.tokenizer, padding="longest", label_pad_token_id=T.IGNORE)
+    collator = DataCollatorForSeq2Seq(loaded.tokenizer, padding="longest", label_pad_token_id=B.IGNORE)
     trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=collator)
     trainer.remove_callback(PrinterCallback)
     wall, cpu = time.perf_counter(), time.process_time()
