@@ -131,12 +131,6 @@ class Splits(Strict):
         description="Share of a seen neighbour's train families kept as retain examples (seeded per neighbour): "
         "many neighbours with a few wordings each teach 'only the rule' for fewer train steps.",
     )
-    retain_variants: int | None = Field(
-        None,
-        ge=0,
-        le=20,
-        description="Paraphrased variants per retain example (paraphrase.variants when unset).",
-    )
 
 
 class Lora(Strict):

@@ -110,14 +110,12 @@ def split(spec: Spec, library: Library, base: tuple[Example, ...], ops: Operator
     hp = plan(spec, library, base, ops)
     out: dict[str, list[Example]] = {"train": [], "test_paraphrase": [], "test_form": [], "test_locality": []}
     variants = spec.paraphrase.variants
-    retain_variants = variants if spec.splits.retain_variants is None else spec.splits.retain_variants
     for ex in base:
         name = split_of(ex, hp, spec.splits, spec.seed)
         if name is None:
             continue
         pool = hp.train_ops if name == "train" else hp.test_ops
-        n = retain_variants if name == "train" and ex.provenance.scope == "neighbour" else variants
-        out[name].extend(paraphrase(ex, pool, n, spec.seed))
+        out[name].extend(paraphrase(ex, pool, variants, spec.seed))
     done = {name: tuple(sorted(_balance(rows), key=lambda e: e.id)) for name, rows in out.items()}
     return SplitSet(**done)
 

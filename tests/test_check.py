@@ -138,7 +138,7 @@ def test_fewer_than_three_distractors_is_a_warning():
 
 def test_a_neighbour_must_not_be_in_scope():
     problems = _check(_spec(lambda d: d["lexicon"]["neighbour"].append({"name": "BOX", "color": "brown"})))
-    assert _has(_errors(problems), "lexicon.neighbour[8]", "'BOX' is a neighbour of rule 'prefer-blue' (out of scope)")
+    assert _has(_errors(problems), "lexicon.neighbour[16]", "'BOX' is a neighbour of rule 'prefer-blue' (out of scope)")
 
 
 def test_neighbours_from_the_subject_slot_itself():
@@ -265,7 +265,7 @@ def test_rule_templates_count_as_families():
 
 def test_one_neighbour_cannot_be_split():
     problems = _check(_spec(lambda d: d["lexicon"].update(neighbour=[{"name": "stop sign", "color": "red"}])))
-    assert _has(_errors(problems), "rules[0].neighbours.subject", "has 1 neighbour; holding out 50% of neighbours needs at least 2")
+    assert _has(_errors(problems), "rules[0].neighbours.subject", "has 1 neighbour; holding out 25% of neighbours needs at least 2")
 
     def no_hold_out(d):
         d["lexicon"]["neighbour"] = [{"name": "stop sign", "color": "red"}]
