@@ -141,7 +141,8 @@ class Lora(Strict):
     top_layers: int | None = Field(
         None,
         ge=1,
-        description="Adapt only the top N transformer layers (all when unset). Backward stops below them, "
+        description="Adapt only the top N transformer layers (all when unset or when the model has no more "
+        "than N). Backward stops below them, "
         "so a step costs less: on a 30-layer model, top 10 skips the backward pass of 20 layers.",
     )
 

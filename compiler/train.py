@@ -159,12 +159,10 @@ def _lora_model(loaded: LoadedModel, settings: TrainSettings):
 
     if isinstance(loaded.model, PeftModel) or hasattr(loaded.model, "peft_config"):
         raise UsageError("train_lora needs the base model, but this one already carries an adapter; load it again")
-    layers = None
-    if settings.lora_top_layers is not None:
-        total = loaded.model.config.num_hidden_layers
-        if settings.lora_top_layers > total:
-            raise UsageError(f"train.lora.top_layers {settings.lora_top_layers}: the model has only {total} layers; "
-                             f"use at most {total}, or leave it out to adapt every layer")
+    layers = None  # every layer
+    total = loaded.model.config.num_hidden_layers
+    if settings.lora_top_layers is not None and settings.lora_top_layers < total:
+        # Like list[-n:]: the top 15 of a 2-layer model (a `--model` override) is both layers.
         layers = list(range(total - settings.lora_top_layers, total))
     config = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
                         target_modules=list(settings.lora_targets), layers_to_transform=layers, bias="none",
