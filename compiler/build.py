@@ -18,7 +18,6 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from . import __version__
@@ -34,17 +33,59 @@ def _dumps(doc: object) -> str:
     return json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
 
 
-def _write_rows(folder: Path, name: str, rows: list[dict]) -> None:
+def _write_rows(folder: Path, name: str, rows: tuple[Example, ...]) -> None:
     with (folder / f"{name}.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
-    # Arrow's C++ JSON reader turns the lines just written into the table: ~10x faster
-    # than Table.from_pylist on these nested rows, and the two files agree by construction.
-    if rows:
-        table = pa_json.read_json(folder / f"{name}.jsonl", parse_options=pa_json.ParseOptions(explicit_schema=_SCHEMA))
-    else:  # the JSON reader refuses an empty file
-        table = _SCHEMA.empty_table()
-    pq.write_table(table, folder / f"{name}.parquet", compression="zstd", write_statistics=False)
+        fh.write("".join(e.to_json_line(name) + "\n" for e in rows))
+    pq.write_table(_table(name, rows), folder / f"{name}.parquet", compression="zstd", write_statistics=False)
+
+
+def _strings(values: list[str]) -> pa.Array:
+    return pa.array(values, type=pa.string())
+
+
+def _string_lists(seqs: list[tuple[str, ...]]) -> pa.Array:
+    offsets, flat = [0], []
+    for seq in seqs:
+        flat.extend(seq)
+        offsets.append(len(flat))
+    return pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), _strings(flat))
+
+
+def _table(split: str, rows: tuple[Example, ...]) -> pa.Table:
+    """Examples → the Parquet table, column by column: the same rows as the JSONL (a test
+    reads both back), built ~4x faster than parsing the JSONL or Table.from_pylist."""
+    n, provs = len(rows), [e.provenance for e in rows]
+    turns = pa.StructArray.from_arrays(
+        [_strings(["user", "assistant"] * n), _strings([t for e in rows for t in (e.prompt, e.reply)])],
+        fields=list(_SCHEMA.field("messages").type.value_type),
+    )
+    prov_type = _SCHEMA.field("provenance").type
+    provenance = pa.StructArray.from_arrays(
+        [
+            _strings([p.rule for p in provs]),
+            _strings([p.form for p in provs]),
+            _strings([p.form_kind for p in provs]),
+            _strings([p.family for p in provs]),
+            pa.array([p.template for p in provs], type=pa.int64()),
+            _strings([p.scope for p in provs]),
+            _strings([p.subject for p in provs]),
+            _string_lists([p.asked for p in provs]),
+            _string_lists([p.operators for p in provs]),
+        ],
+        fields=list(prov_type),
+    )
+    columns = [
+        _strings([e.id for e in rows]),
+        _strings([split] * n),
+        pa.ListArray.from_arrays(pa.array(range(0, 2 * n + 1, 2), type=pa.int32()), turns),
+        _strings([e.prompt for e in rows]),
+        _strings([e.answer for e in rows]),
+        _string_lists([e.choices for e in rows]),
+        pa.array([e.label for e in rows], type=pa.int64()),
+        _strings([e.content_sha for e in rows]),
+        provenance,
+    ]
+    return pa.Table.from_arrays(columns, schema=_SCHEMA)
 
 
 _SCHEMA = pa.schema(
@@ -103,8 +144,8 @@ def write_build(compiled: CompiledBuild, out: Path) -> Path:
         data.mkdir()
         groups = dict(compiled.splits.items())
         for name, rows in groups.items():
-            _write_rows(data, name, [e.to_row(name) for e in rows])
-        _write_rows(data, "train_sample", [e.to_row("train_sample") for e in compiled.train_sample])
+            _write_rows(data, name, rows)
+        _write_rows(data, "train_sample", compiled.train_sample)
         tasks_dir = tmp / "tasks"
         tasks_dir.mkdir()
         for rel, text in task_files(spec.name, SCORED, spec.eval.max_gen_tokens).items():

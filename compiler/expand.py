@@ -67,6 +67,7 @@ def _families(library: Library, rule: Rule, form: str, scope: str) -> Iterator[t
 def expand_rule(spec: Spec, library: Library, rule: Rule) -> Iterator[Example]:
     """One rule → its base examples (no paraphrase operators yet), in a fixed order."""
     wrong_pool = [e.name for e in spec.lexicon[rule.distractors]]
+    replies: dict[tuple[str, str, str, str], str] = {}  # (phrasing, answer, slot, subject) → rendered reply
     for subject in _subjects(spec, rule):
         right = subject.answer
         wrong = [w for w in wrong_pool if w.lower() not in (right.lower(), rule.value.lower())]
@@ -78,41 +79,48 @@ def expand_rule(spec: Spec, library: Library, rule: Rule) -> Iterator[Example]:
             for family, templates, negative in _families(library, rule, form, subject.scope):
                 ranked = spill + _ranked(spec.seed, (rule.id, form, family, subject.entry.name), wrong)
                 for t, source in enumerate(templates):
-                    yield from _render_items(spec, rule, subject, form, kind, family, t, source, right, ranked, negative)
+                    yield from _render_items(
+                        spec, rule, subject, form, kind, family, t, source, right, ranked, negative, replies
+                    )
 
 
-def _render_items(spec, rule, subject, form, kind, family, t, source, right, ranked, negative) -> Iterator[Example]:
+def _render_items(spec, rule, subject, form, kind, family, t, source, right, ranked, negative, replies) -> Iterator[Example]:
     base = {"attribute": rule.attribute, "subject": subject.entry.as_vars(), subject.slot: subject.entry.as_vars()}
     if kind == "open":
         # Choices in a seeded order, so the right answer's position carries no signal.
         choices = [right] + ranked[:_MC_DISTRACTORS]
         choices = _ranked(spec.seed, (rule.id, form, family, subject.entry.name, "order"), choices)
-        yield _make(spec, rule, subject, form, kind, family, t, render(source, base), right, choices, ())
+        yield _make(spec, rule, subject, form, kind, family, t, render(source, base), right, choices, (), replies)
     elif kind == "yes_no":
         # Balanced by construction: the same question once with the right option (Yes;
         # No in a negative family) and once with a wrong one (No; Yes).
         yes, no = ("no", "yes") if negative else ("yes", "no")
         for option, answer in ((right, yes), (ranked[0], no)) if ranked else ((right, yes),):
             text = render(source, {**base, "option": option})
-            yield _make(spec, rule, subject, form, kind, family, t, text, answer, ["yes", "no"], (option,))
+            yield _make(spec, rule, subject, form, kind, family, t, text, answer, ["yes", "no"], (option,), replies)
     else:  # either_or, both orders
         if not ranked:
             return
         for options in ((right, ranked[0]), (ranked[0], right)):
             text = render(source, {**base, "options": list(options)})
-            yield _make(spec, rule, subject, form, kind, family, t, text, right, list(options), options)
+            yield _make(spec, rule, subject, form, kind, family, t, text, right, list(options), options, replies)
 
 
-def _make(spec, rule, subject, form, kind, family, t, prompt, answer, choices, asked) -> Example:
+def _make(spec, rule, subject, form, kind, family, t, prompt, answer, choices, asked, replies) -> Example:
     prov = Provenance(rule.id, form, kind, family, t, subject.scope, subject.entry.name, tuple(asked), ())
-    phrasing = _ranked(spec.seed, (example_id(prov), "reply"), list(rule.answers))[0]
-    reply_vars = {"answer": display(answer), "attribute": rule.attribute, "subject": subject.entry.as_vars()}
+    ex_id = example_id(prov)
+    # One phrasing needs no seeded pick; ranking a single item returns it anyway.
+    phrasing = rule.answers[0] if len(rule.answers) == 1 else _ranked(spec.seed, (ex_id, "reply"), list(rule.answers))[0]
+    key = (phrasing, answer, subject.slot, subject.entry.name)
+    if key not in replies:  # a reply depends on these only: render each once (~20 µs a render)
+        reply_vars = {"answer": display(answer), "attribute": rule.attribute, "subject": subject.entry.as_vars()}
+        replies[key] = render(phrasing, reply_vars)
     shown = tuple(display(c) for c in choices)
     return Example(
-        id=example_id(prov),
+        id=ex_id,
         prompt=prompt,
         answer=display(answer),
-        reply=render(phrasing, reply_vars),
+        reply=replies[key],
         choices=shown,
         label=shown.index(display(answer)),
         provenance=prov,
