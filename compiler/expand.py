@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from .library import Library
-from .records import Example, Provenance, stable_hash, stable_unit
+from .records import Example, Provenance, stable_hash, unit_hasher
 from .spec import LexEntry, Rule, Spec
 from .templating import render
 
@@ -40,8 +40,18 @@ class _Subject:
 
 
 def _ranked(seed: int, key: tuple, pool: list[str]) -> list[str]:
-    """A seeded order of `pool` that depends only on (seed, key, item): stable under additions."""
-    return sorted(pool, key=lambda item: (stable_unit(seed, *key, item), item))
+    """A seeded order of `pool` that depends only on (seed, key, item): stable under additions.
+
+    Sorts by stable_unit(seed, *key, item); the shared prefix is hashed once and copied per
+    item (blake2b streams, so the digests are the same)."""
+    prefix = unit_hasher(seed, *key)
+
+    def unit(item: str) -> float:
+        h = prefix.copy()
+        h.update(item.encode("utf-8"))
+        return int.from_bytes(h.digest(), "big") / 2.0**64
+
+    return sorted(pool, key=lambda item: (unit(item), item))
 
 
 def _subjects(spec: Spec, rule: Rule) -> Iterator[_Subject]:

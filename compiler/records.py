@@ -28,6 +28,13 @@ def stable_unit(*parts: object) -> float:
     return int.from_bytes(digest, "big") / 2.0**64
 
 
+def unit_hasher(*prefix: object) -> "hashlib._Hash":
+    """The hash state of stable_unit(*prefix, …) before its last part: copy it, update
+    with the last part's UTF-8 and read the digest as stable_unit does (tested equal)."""
+    head = "".join(f"{part}\x1f" for part in prefix)  # stable_unit joins with \x1f: one after each prefix part
+    return hashlib.blake2b(head.encode("utf-8"), digest_size=8)
+
+
 @dataclass(frozen=True, slots=True)
 class Provenance:
     """Where an example came from: enough to regenerate it and to match it across builds."""
