@@ -174,7 +174,8 @@ def gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
     judge: the verdict is written and says "incomplete" (3)."""
     import json
 
-    from .buildio import read_build
+    from .breakdown import by_form, misses
+    from .buildio import read_build, read_split
     from .errors import EvalIncomplete, UsageError
     from .gate import BuildRef, decide
     from .report import ReportContext, RuleInfo, read_baseline, render_text, write_reports
@@ -208,6 +209,10 @@ def gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
         except (OSError, ValueError, KeyError, TypeError):
             arms[arm] = None  # the gate names it and fails closed
     base = read_baseline(baseline) if baseline is not None else None
+    try:  # the per-form breakdown is extra: a damaged data file must not stop the verdict being written
+        scored = {split: read_split(build, split) for split in build.manifest.tasks}  # train_sample + test splits
+    except (UsageError, OSError, ValueError, KeyError, TypeError):
+        scored = {}
     ref = BuildRef(build.manifest.name, build.manifest.sha256)
     verdict = decide(build.spec.gate.checks, arms, base, ref)
     hyper = meta.get("hyperparameters") if isinstance(meta.get("hyperparameters"), dict) else {}
@@ -226,6 +231,8 @@ def gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
         description=build.spec.description,
         counts=tuple(build.manifest.counts.items()),
         training=tuple(training),
+        by_form=by_form(scored, arms),
+        misses=misses({s: rows for s, rows in scored.items() if s != "train_sample"}, arms.get("tuned")),
     )
     paths = write_reports(verdict, context, run_dir)
     return render_text(verdict, context) + "\nreports: " + ", ".join(str(p) for p in paths.values()), verdict.exit_code

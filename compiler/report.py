@@ -26,6 +26,7 @@ import yaml
 
 from . import __version__
 from .errors import UsageError
+from .breakdown import FormRow, Miss
 from .gate import READINGS, SCORED_SPLITS, BaselineVerdict, BuildRef, TableRow, Verdict
 from .results import ARMS
 
@@ -54,6 +55,8 @@ class ReportContext:
     description: str = ""
     counts: tuple[tuple[str, int], ...] = ()  # split → examples in the build
     training: tuple[tuple[str, str], ...] = ()  # hyperparameters etc., for the model card
+    by_form: tuple[FormRow, ...] = ()  # accuracy per split × question form (mc)
+    misses: tuple[Miss, ...] = ()  # a few held-out questions the tuned model got wrong
     created_with: str = f"syllabus {__version__}"
 
 
@@ -124,8 +127,21 @@ def render_markdown(verdict: Verdict, context: ReportContext) -> str:
         out += [f"| {g.split} | {g.reading} | {_f(g.train_acc)} | {_f(g.split_acc)} | {g.gap:+.3f} |" for g in verdict.gaps]
     else:
         out.append("Not available: the tuned arm has no train_sample score.")
+    if context.by_form:
+        out += ["", "### Accuracy by question form (mc)", "", "| split | form | n | " + " | ".join(ARMS) + " |",
+                "|---|---|---|" + "---|" * len(ARMS)]
+        out += [f"| {r.split} | {r.form} | {r.n} | " + " | ".join(_f_opt(a) for a in r.acc) + " |" for r in context.by_form]
+    if context.misses:
+        out += ["", "### Some held-out questions the tuned model missed", "",
+                "| split | form | question | answer | tuned reply |", "|---|---|---|---|---|"]
+        out += [f"| {m.split} | {m.form} | {_md_escape(m.prompt)} | {_md_escape(m.answer)} | {_md_escape(m.reply)} |"
+                for m in context.misses]
     out += ["", "### Build", ""] + [f"- {_md_escape(line)}" for line in _build_lines(context, code="`")]
     return "\n".join(out) + "\n"
+
+
+def _f_opt(x: float | None) -> str:
+    return "–" if x is None else _f(x)
 
 
 def _build_lines(context: ReportContext, code: str) -> list[str]:
@@ -203,6 +219,20 @@ def render_html(verdict: Verdict, context: ReportContext) -> str:
         f"<td>{g.gap:+.3f}</td></tr>"
         for g in verdict.gaps
     ) or '<tr><td colspan="5">Not available: the tuned arm has no train_sample score.</td></tr>'
+    forms = "".join(
+        f"<tr><td>{e(r.split)}</td><td>{e(r.form)}</td><td>{r.n}</td>" + "".join(f"<td>{_f_opt(a)}</td>" for a in r.acc)
+        + "</tr>" for r in context.by_form
+    )
+    missed = "".join(
+        f"<tr><td>{e(m.split)}</td><td>{e(m.form)}</td><td>{e(m.prompt)}</td><td>{e(m.answer)}</td><td>{e(m.reply)}</td></tr>"
+        for m in context.misses
+    )
+    extra = (
+        (f"<h2>Accuracy by question form (mc)</h2><table><tr><th>split</th><th>form</th><th>n</th>"
+         f'{"".join(f"<th>{a}</th>" for a in ARMS)}</tr>{forms}</table>' if forms else "")
+        + ("<h2>Some held-out questions the tuned model missed</h2><table><tr><th>split</th><th>form</th>"
+           f"<th>question</th><th>answer</th><th>tuned reply</th></tr>{missed}</table>" if missed else "")
+    )
     reasons = "".join(f"<li>{e(r)}</li>" for r in verdict.reasons)
     build = "".join(f"<li>{e(line)}</li>" for line in _build_lines(context, code=""))
     return f"""<!doctype html>
@@ -219,6 +249,7 @@ tr.ok td:first-child{{color:#18794e}}tr.bad td:first-child{{color:#c62828}}tr.na
 <table><tr><th>split</th><th>reading</th>{"".join(f"<th>{a}</th>" for a in ARMS)}</tr>{scores}</table>
 <h2>Memorization gap (tuned: train_sample − split)</h2>
 <table><tr><th>split</th><th>reading</th><th>train_sample</th><th>split</th><th>gap</th></tr>{gaps}</table>
+{extra}
 <h2>Build</h2><ul>{build}</ul>
 </body></html>
 """

@@ -191,3 +191,22 @@ def test_read_baseline_rejects_bad_files(tmp_path, content, match):
     with pytest.raises(UsageError, match=match) as err:
         read_baseline(path)
     assert err.value.exit_code == 2
+
+
+def test_reports_show_accuracy_by_form_and_missed_questions(run_dir):
+    from compiler.breakdown import FormRow, Miss
+
+    context = replace(
+        CONTEXT,
+        by_form=(FormRow("test_paraphrase", "open", 12, (0.25, 0.5, 1.0)), FormRow("test_paraphrase", "yes_no", 16, (0.5, None, 0.5))),
+        misses=(Miss("test_paraphrase", "yes_no", "Is red a good color | for the <box>?", "No", "Yes"),),
+    )
+    paths = write_reports(decide(Gate().checks, good_arms(), build=CONTEXT.build), context, run_dir)
+    md = paths["markdown"].read_text()
+    assert "| test_paraphrase | open | 12 | 0.250 | 0.500 | 1.000 |" in md
+    assert "| test_paraphrase | yes_no | 16 | 0.500 | – | 0.500 |" in md
+    assert "| test_paraphrase | yes_no | Is red a good color \\| for the &lt;box&gt;? | No | Yes |" in md
+    page = paths["html"].read_text()
+    assert "Accuracy by question form" in page and "Is red a good color | for the &lt;box&gt;?" in page
+    plain = write_reports(decide(Gate().checks, good_arms(), build=CONTEXT.build), CONTEXT, run_dir)["markdown"].read_text()
+    assert "Accuracy by question form" not in plain  # nothing to show, no empty table
