@@ -34,9 +34,8 @@ from typing import Callable, Iterator, Mapping, Sequence
 from . import results
 from .buildio import Build
 from .errors import UsageError
-from .tasks import SCORED_SPLITS
+from .tasks import READINGS, report_order
 
-READINGS = ("mc", "gen")
 log = logging.getLogger(__name__)
 
 
@@ -192,22 +191,18 @@ def evaluate_arm(
         problems.append(f"not scored: {', '.join(f'{s} ({r})' for s, r in sorted(missing))}")
     for problem in problems:
         warn(f"{arm} arm: {problem}")
+    rank = {split: i for i, split in enumerate(report_order(build.manifest.tasks))}
     name = model_name or str(getattr(getattr(model, "config", None), "_name_or_path", "") or type(model).__name__)
     return results.ArmResult(
         arm=arm,
         model=name,
         build_sha256=build.manifest.sha256,
         complete=not problems and not missing,
-        scores=tuple(sorted(scores, key=lambda s: (_split_rank(s.split, build), READINGS.index(s.reading)))),
+        scores=tuple(sorted(scores, key=lambda s: (rank[s.split], READINGS.index(s.reading)))),
         wall_s=time.perf_counter() - start,
         problems=tuple(problems),
     )
 
-
-def _split_rank(split: str, build: Build) -> tuple[int, int]:
-    """Report order: train_sample, test_paraphrase, test_form, test_locality, then any other."""
-    known = SCORED_SPLITS.index(split) if split in SCORED_SPLITS else len(SCORED_SPLITS)
-    return known, list(build.manifest.tasks).index(split)
 
 
 def evaluate_arms(

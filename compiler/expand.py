@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from .library import Library
-from .records import Example, Provenance, stable_hash, unit_hasher
+from .records import Example, Provenance, stable_hash, unit_after, unit_hasher
 from .spec import LexEntry, Rule, Spec
 from .templating import render
 
@@ -45,13 +45,7 @@ def _ranked(seed: int, key: tuple, pool: list[str]) -> list[str]:
     Sorts by stable_unit(seed, *key, item); the shared prefix is hashed once and copied per
     item (blake2b streams, so the digests are the same)."""
     prefix = unit_hasher(seed, *key)
-
-    def unit(item: str) -> float:
-        h = prefix.copy()
-        h.update(item.encode("utf-8"))
-        return int.from_bytes(h.digest(), "big") / 2.0**64
-
-    return sorted(pool, key=lambda item: (unit(item), item))
+    return sorted(pool, key=lambda item: (unit_after(prefix, item), item))
 
 
 def _subjects(spec: Spec, rule: Rule) -> Iterator[_Subject]:

@@ -18,9 +18,8 @@ from typing import Literal, Mapping, Sequence
 from .errors import UsageError
 from .results import ARMS, ArmResult, Score
 from .spec import BeatsBase, Check, MaxDropVsBase, MaxGap, MinAccuracy
+from .tasks import READINGS, SCORED_SPLITS
 
-SCORED_SPLITS = ("train_sample", "test_paraphrase", "test_form", "test_locality")
-READINGS = ("mc", "gen")
 EXIT = {"pass": 0, "fail": 1, "incomplete": 3}
 
 Status = Literal["pass", "fail", "incomplete"]

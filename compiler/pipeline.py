@@ -177,9 +177,10 @@ def gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
     from .breakdown import by_form, misses
     from .buildio import read_build, read_split
     from .errors import EvalIncomplete, UsageError
-    from .gate import SCORED_SPLITS, BuildRef, decide
+    from .gate import BuildRef, decide
     from .report import ReportContext, RuleInfo, read_baseline, render_text, write_reports
     from .results import ARMS, read_arm
+    from .tasks import report_order
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -210,9 +211,7 @@ def gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
             arms[arm] = None  # the gate names it and fails closed
     base = read_baseline(baseline) if baseline is not None else None
     try:  # the per-form breakdown is extra: a damaged data file must not stop the verdict being written
-        tasks = build.manifest.tasks
-        order = [s for s in SCORED_SPLITS if s in tasks] + sorted(set(tasks) - set(SCORED_SPLITS))
-        scored = {split: read_split(build, split) for split in order}  # train_sample, test_paraphrase, …
+        scored = {split: read_split(build, split) for split in report_order(build.manifest.tasks)}
     except (UsageError, OSError, ValueError, KeyError, TypeError):
         scored = {}
     ref = BuildRef(build.manifest.name, build.manifest.sha256)

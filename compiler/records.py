@@ -28,9 +28,16 @@ def stable_unit(*parts: object) -> float:
     return int.from_bytes(digest, "big") / 2.0**64
 
 
+def unit_after(prefix: "hashlib._Hash", last: str) -> float:
+    """stable_unit(*parts, last) from unit_hasher(*parts): the prefix is hashed once and
+    copied per `last` (blake2b streams, so the value is the same; tested)."""
+    h = prefix.copy()
+    h.update(last.encode("utf-8"))
+    return int.from_bytes(h.digest(), "big") / 2.0**64
+
+
 def unit_hasher(*prefix: object) -> "hashlib._Hash":
-    """The hash state of stable_unit(*prefix, …) before its last part: copy it, update
-    with the last part's UTF-8 and read the digest as stable_unit does (tested equal)."""
+    """The hash state of stable_unit(*prefix, …) before its last part, for unit_after."""
     head = "".join(f"{part}\x1f" for part in prefix)  # stable_unit joins with \x1f: one after each prefix part
     return hashlib.blake2b(head.encode("utf-8"), digest_size=8)
 
@@ -69,11 +76,14 @@ class Example:
         text = "\x1f".join((self.prompt, self.reply, self.answer, *self.choices))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
-    def to_json_line(self, split: str) -> str:
+    def to_json_line(self, split: str, content_sha: str | None = None) -> str:
         """Example → the JSONL line of `to_row(split)`, byte for byte what
         json.dumps(row, ensure_ascii=False, separators=(",", ":")) writes, without building
-        the nested dicts first: half of a build's write time went there (100k examples)."""
+        the nested dicts first: half of a build's write time went there (100k examples).
+        `content_sha`: this example's, when the caller already has it (build.py hashes once
+        for the JSONL and the Parquet file)."""
         p, s = self.provenance, _json_str
+        sha = self.content_sha if content_sha is None else content_sha
         prompt = s(self.prompt)
         choices = ",".join(map(s, self.choices))
         asked = ",".join(map(s, p.asked))
@@ -81,7 +91,7 @@ class Example:
         return (
             f'{{"id":{s(self.id)},"split":{s(split)},"messages":[{{"role":"user","content":{prompt}}},'
             f'{{"role":"assistant","content":{s(self.reply)}}}],"prompt":{prompt},"answer":{s(self.answer)},'
-            f'"choices":[{choices}],"label":{int(self.label)},"content_sha":{s(self.content_sha)},'
+            f'"choices":[{choices}],"label":{int(self.label)},"content_sha":{s(sha)},'
             f'"provenance":{{"rule":{s(p.rule)},"form":{s(p.form)},"form_kind":{s(p.form_kind)},'
             f'"family":{s(p.family)},"template":{int(p.template)},"scope":{s(p.scope)},'
             f'"subject":{s(p.subject)},"asked":[{asked}],"operators":[{ops}]}}}}'

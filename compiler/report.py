@@ -25,10 +25,11 @@ from pathlib import Path
 import yaml
 
 from . import __version__
-from .errors import UsageError
 from .breakdown import FormRow, Miss
-from .gate import READINGS, SCORED_SPLITS, BaselineVerdict, BuildRef, TableRow, Verdict
+from .errors import UsageError
+from .gate import BaselineVerdict, BuildRef, TableRow, Verdict
 from .results import ARMS
+from .tasks import READINGS, SCORED_SPLITS
 
 SCHEMA = 1
 DEFAULT_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # what model "default" is (DESIGN.md: Models)

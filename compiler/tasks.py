@@ -16,13 +16,20 @@ resolves a YAML `data_files` against the working directory, not the task folder.
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from .buildio import TaskNames
 
 SCORED_SPLITS = ("train_sample", "test_paraphrase", "test_form", "test_locality")
+READINGS = ("mc", "gen")  # multiple-choice log-likelihood; first option word of a greedy reply
 UTILS_FILE = "utils.py"
 TASK_VERSION = 1
+
+
+def report_order(splits: Iterable[str]) -> list[str]:
+    """Scored splits → report order: train_sample, test_paraphrase, test_form, test_locality,
+    then any other by name."""
+    return sorted(splits, key=lambda s: (SCORED_SPLITS.index(s) if s in SCORED_SPLITS else len(SCORED_SPLITS), s))
 
 
 def _stem(build_name: str) -> str:
