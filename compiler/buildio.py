@@ -37,12 +37,26 @@ class TaskNames:
 
 
 @dataclass(frozen=True)
+class AuditLine:
+    """The leakage audit of one test split against train, as the manifest summarizes it."""
+
+    split: str
+    exact: int  # test examples equal to a train example after normalization
+    ngram: int  # test examples sharing a word n-gram with train
+    ngram_share: float
+    structural: int  # families / forms / neighbours crossing into train
+
+
+@dataclass(frozen=True)
 class Manifest:
     name: str
     spec_sha256: str
     seed: int
     system_prompt: str  # the rules' statements, the prompted arm's system prompt
     counts: Mapping[str, int]  # split (and train_sample) → examples
+    breakdown: Mapping[str, Mapping[str, Mapping[str, int]]]  # "rule" / "form" / "scope" → split → key → examples
+    audit_ngram: int  # n of the audit's word n-grams
+    audit: tuple[AuditLine, ...]
     group: str  # lm-eval group of all tasks
     tasks: Mapping[str, TaskNames]  # scored split → task names
     files: Mapping[str, str]  # relative path → sha256
@@ -69,20 +83,29 @@ def read_build(path: Path) -> Build:
         raw = json.loads(raw_text)
         spec = Spec.model_validate(json.loads((path / "spec.json").read_text(encoding="utf-8")))
     except (ValueError, TypeError) as exc:
-        raise UsageError(f"{path}: manifest.json or spec.json is unreadable ({exc}); recompile the build")
+        raise UsageError(f"{path}: manifest.json or spec.json is unreadable ({exc}); recompile the build") from None
     if raw.get("build_format") != BUILD_FORMAT:
         raise UsageError(f"{path}: build format {raw.get('build_format')!r} is not {BUILD_FORMAT}; recompile the build")
-    manifest = Manifest(
-        name=raw["name"],
-        spec_sha256=raw["spec_sha256"],
-        seed=raw["seed"],
-        system_prompt=raw["system_prompt"],
-        counts=dict(raw["counts"]["splits"]),
-        group=raw["tasks"]["group"],
-        tasks={k: TaskNames(**v) for k, v in raw["tasks"]["splits"].items()},
-        files=dict(raw["files"]),
-        sha256=hashlib.sha256(raw_text).hexdigest(),
-    )
+    try:
+        manifest = Manifest(
+            name=raw["name"],
+            spec_sha256=raw["spec_sha256"],
+            seed=raw["seed"],
+            system_prompt=raw["system_prompt"],
+            counts=dict(raw["counts"]["splits"]),
+            breakdown={title: raw["counts"][f"by_{title}"] for title in ("rule", "form", "scope")},
+            audit_ngram=raw["audit"]["ngram"],
+            audit=tuple(
+                AuditLine(split, s["exact"], s["ngram"], s["ngram_share"], s["structural"])
+                for split, s in raw["audit"]["splits"].items()
+            ),
+            group=raw["tasks"]["group"],
+            tasks={k: TaskNames(**v) for k, v in raw["tasks"]["splits"].items()},
+            files=dict(raw["files"]),
+            sha256=hashlib.sha256(raw_text).hexdigest(),
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise UsageError(f"{path}: manifest.json lacks {exc} or has it in the wrong shape; recompile the build") from None
     return Build(path, manifest, spec)
 
 

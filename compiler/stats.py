@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .buildio import read_build, read_split
@@ -22,18 +21,15 @@ def _table(title: str, counts: dict[str, dict[str, int]]) -> list[str]:
 def render_stats(build_path: Path, n_examples: int = 2) -> str:
     """build folder → a plain-text report (counts tables, audit line, sample questions)."""
     build = read_build(build_path)
-    raw = json.loads((build.path / "manifest.json").read_text(encoding="utf-8"))
-    counts = raw["counts"]
-    lines = [f"build {build.manifest.name}  (spec sha256 {build.manifest.spec_sha256[:12]}, seed {build.manifest.seed})", ""]
-    lines += _table("split", {s: {"examples": n} for s, n in counts["splits"].items()}) + [""]
-    for title, key in (("rule", "by_rule"), ("form", "by_form"), ("scope", "by_scope")):
-        lines += _table(title, counts[key]) + [""]
-    audit = raw["audit"]
-    for name, s in audit["splits"].items():
-        lines.append(
-            f"audit {name}: exact {s['exact']}, shared {audit['ngram']}-grams {s['ngram']} ({s['ngram_share']:.1%}), structural {s['structural']}"
-        )
-    for split in counts["splits"]:
+    m = build.manifest
+    lines = [f"build {m.name}  (spec sha256 {m.spec_sha256[:12]}, seed {m.seed})", ""]
+    lines += _table("split", {s: {"examples": n} for s, n in m.counts.items()}) + [""]
+    for title, counts in m.breakdown.items():
+        lines += _table(title, counts) + [""]
+    for a in m.audit:
+        lines.append(f"audit {a.split}: exact {a.exact}, shared {m.audit_ngram}-grams {a.ngram} ({a.ngram_share:.1%}), "
+                     f"structural {a.structural}")
+    for split in m.counts:
         if split == "train_sample" or n_examples <= 0:
             continue
         lines += ["", f"{split}:"]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from compiler.records import Example, Provenance
 from compiler.tasks import group_name, task_files, task_names
+from _fakes import fake_manifest
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -69,16 +70,8 @@ def write_build(root: Path, name: str = "tiny-eval", max_gen_tokens: int = 6) ->
         "eval": {"batch_size": 4, "readings": ["mc", "gen"], "max_gen_tokens": max_gen_tokens},
     }
     (path / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
-    manifest = {
-        "build_format": 1,
-        "name": name,
-        "spec_sha256": "0" * 64,
-        "seed": 0,
-        "system_prompt": SYSTEM_PROMPT,
-        "counts": {"splits": dict(SPLITS)},
-        "tasks": {"group": group_name(name), "splits": {s: vars(task_names(name, s)) for s in SPLITS}},
-        "files": {},
-    }
+    manifest = fake_manifest(name, dict(SPLITS), system_prompt=SYSTEM_PROMPT,
+                             tasks={"group": group_name(name), "splits": {s: vars(task_names(name, s)) for s in SPLITS}})
     (path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     return path
 

@@ -8,6 +8,7 @@ from typing import Mapping, Sequence
 
 from compiler.results import ArmResult, Sample, Score, write_arm
 from compiler.spec import Spec
+from tests._fakes import fake_manifest
 
 SHA = "a" * 64
 
@@ -52,11 +53,8 @@ def fake_run(root: Path, arms: Mapping[str, ArmResult], spec: Mapping = SPEC) ->
     build = root / "build" / spec["name"]
     (build / "data").mkdir(parents=True)
     (build / "spec.json").write_text(Spec.model_validate(spec).model_dump_json(), encoding="utf-8")
-    manifest = {
-        "build_format": 1, "name": spec["name"], "spec_sha256": "b" * 64, "seed": 0, "system_prompt": "",
-        "counts": {"splits": {"train": 40, "test_paraphrase": 20, "test_form": 20, "test_locality": 20}},
-        "tasks": {"group": "g", "splits": {}}, "files": {},
-    }
+    manifest = fake_manifest(spec["name"], {"train": 40, "test_paraphrase": 20, "test_form": 20, "test_locality": 20},
+                             spec_sha256="b" * 64, system_prompt="")
     raw = json.dumps(manifest).encode()
     (build / "manifest.json").write_bytes(raw)
     sha = hashlib.sha256(raw).hexdigest()

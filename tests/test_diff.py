@@ -27,6 +27,7 @@ from compiler.diff import Side, diff_sides, exit_code, read_audit
 from compiler.diff_render import render_diff
 from compiler.records import Example, Provenance, SplitSet, stable_hash
 from compiler.spec import SPLITS, Leakage
+from tests._fakes import fake_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden" / "diff"
@@ -283,9 +284,7 @@ def write_build(folder: Path, splits: dict, leakage: dict | None = None) -> Path
             "rules": [{"id": "r", "statement": "s", "subject": "product", "attribute": "color", "value": "blue",
                        "distractors": "product", "forms": ["open"]}]}
     (folder / "spec.json").write_text(json.dumps(spec))
-    manifest = {"build_format": 1, "name": "fake", "spec_sha256": stable_hash(folder.name), "seed": 0,
-                "system_prompt": "s", "counts": {"splits": {s: len(splits.get(s, ())) for s in SPLITS}},
-                "tasks": {"group": "g", "splits": {}}, "files": {}}
+    manifest = fake_manifest("fake", {s: len(splits.get(s, ())) for s in SPLITS}, spec_sha256=stable_hash(folder.name))
     (folder / "manifest.json").write_text(json.dumps(manifest))
     (folder / "leakage.json").write_text(json.dumps(leakage or {"ngram": 8, "splits": {}}))
     return folder

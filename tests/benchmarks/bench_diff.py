@@ -25,6 +25,7 @@ from compiler.diff import diff_sides, exit_code, read_side  # noqa: E402
 from compiler.diff_render import render_diff  # noqa: E402
 from compiler.records import Example, Provenance, stable_hash  # noqa: E402
 from compiler.spec import SPLITS  # noqa: E402
+from tests._fakes import fake_manifest  # noqa: E402
 
 FORMS = ("open", "yes_no", "either_or", "instruction", "completion")
 
@@ -75,9 +76,7 @@ def write_build(folder: Path, splits: dict[str, list[Example]]) -> Path:
             "rules": [{"id": "prefer-blue", "statement": "s", "subject": "product", "attribute": "color",
                        "value": "blue", "distractors": "product", "forms": list(FORMS)}]}
     (folder / "spec.json").write_text(json.dumps(spec))
-    manifest = {"build_format": 1, "name": "bench", "spec_sha256": stable_hash(folder.name), "seed": 0,
-                "system_prompt": "s", "counts": {"splits": {s: len(splits[s]) for s in SPLITS}},
-                "tasks": {"group": "bench", "splits": {}}, "files": {}}
+    manifest = fake_manifest("bench", {s: len(splits[s]) for s in SPLITS}, spec_sha256=stable_hash(folder.name))
     (folder / "manifest.json").write_text(json.dumps(manifest))
     audit = {"ngram": 8, "splits": {s: {"n": len(splits[s]), "exact": 0, "ngram": 0, "ngram_share": 0.0,
                                         "structural": 0, "pairs": []} for s in SPLITS[1:]}}
