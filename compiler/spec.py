@@ -133,17 +133,31 @@ class Splits(Strict):
     )
 
 
+class LayerSpan(Strict):
+    """Which transformer layers get LoRA, as fractions of the model's depth, so a spec keeps its
+    meaning under a `--model` of another depth: layer i of N is adapted when start <= i/N < end."""
+
+    start: float = Field(0.0, ge=0.0, lt=1.0, description="Lowest adapted layer, as a fraction of depth (0 = first).")
+    end: float = Field(1.0, gt=0.0, le=1.0, description="Adapt layers below this fraction of depth (1 = up to the last).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "LayerSpan":
+        if self.start >= self.end:
+            raise ValueError(f"start {self.start} must be below end {self.end} (fractions of depth: 0.13 to 0.53 "
+                             "is layers 4-15 of 30)")
+        return self
+
+
 class Lora(Strict):
     r: int = Field(16, ge=1, le=512)
     alpha: int = Field(32, ge=1)
     dropout: float = Field(0.05, ge=0.0, lt=1.0)
     target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], min_length=1)
-    top_layers: int | None = Field(
-        None,
-        ge=1,
-        description="Adapt only the top N transformer layers (all when unset or when the model has no more "
-        "than N). Backward stops below them, "
-        "so a step costs less: on a 30-layer model, top 10 skips the backward pass of 20 layers.",
+    layers: LayerSpan = Field(
+        default_factory=LayerSpan,
+        description="Adapt only the layers in this span of depth, e.g. the lower-middle MLPs where a model "
+        "recalls facts about a subject. Backward stops at the lowest adapted layer: a higher start makes a "
+        "step cheaper.",
     )
 
 

@@ -62,7 +62,7 @@ class TrainSettings:
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
-    lora_top_layers: int | None = None  # None: every layer
+    lora_layers: tuple[float, float] = (0.0, 1.0)  # span of depth: layer i of N when start <= i/N < end
     seed: int = 0
     device: str | None = None  # None: cuda when available, else cpu
 
@@ -81,11 +81,12 @@ class TrainSettings:
             batch_size=int(pick(batch_size, train.batch_size)), max_length=train.max_length,
             warmup_ratio=train.warmup_ratio, checkpoint_every=train.checkpoint_every,
             lora_r=int(pick(rank, train.lora.r)), lora_alpha=train.lora.alpha, lora_dropout=train.lora.dropout,
-            lora_targets=tuple(train.lora.target_modules), lora_top_layers=train.lora.top_layers, seed=seed, device=device,
+            lora_targets=tuple(train.lora.target_modules), lora_layers=(train.lora.layers.start, train.lora.layers.end),
+            seed=seed, device=device,
         )
 
     def to_json(self) -> dict:
-        return {**asdict(self), "lora_targets": list(self.lora_targets)}
+        return {**asdict(self), "lora_targets": list(self.lora_targets), "lora_layers": list(self.lora_layers)}
 
 
 @dataclass(frozen=True)
@@ -154,18 +155,24 @@ def _versions() -> dict[str, str]:
             "peft": peft.__version__, "syllabus": __version__}
 
 
+def adapted_layers(total: int, start: float, end: float) -> list[int]:
+    """Model depth N + span of depth → the layer indices i with start <= i/N < end, e.g.
+    30 layers, 0.13-0.53 → 4..15 (3.9 <= i < 15.9). A span that falls between the layers of a
+    shallow model (a tiny `--model`) still adapts one: the layer nearest its middle."""
+    layers = [i for i in range(total) if start <= i / total < end]
+    return layers or [min(total - 1, int((start + end) / 2 * total))]
+
+
 def _lora_model(loaded: LoadedModel, settings: TrainSettings):
     from peft import LoraConfig, PeftModel, get_peft_model
 
     if isinstance(loaded.model, PeftModel) or hasattr(loaded.model, "peft_config"):
         raise UsageError("train_lora needs the base model, but this one already carries an adapter; load it again")
-    layers = None  # every layer
     total = loaded.model.config.num_hidden_layers
-    if settings.lora_top_layers is not None and settings.lora_top_layers < total:
-        # Like list[-n:]: the top 15 of a 2-layer model (a `--model` override) is both layers.
-        layers = list(range(total - settings.lora_top_layers, total))
+    layers = adapted_layers(total, *settings.lora_layers)
     config = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
-                        target_modules=list(settings.lora_targets), layers_to_transform=layers, bias="none",
+                        target_modules=list(settings.lora_targets),
+                        layers_to_transform=None if len(layers) == total else layers, bias="none",
                         task_type="CAUSAL_LM")
     try:
         with warnings.catch_warnings():  # peft 0.21 reads a property transformers 5 deprecates

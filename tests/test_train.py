@@ -239,13 +239,21 @@ def test_trains_in_bf16_on_cuda(tmp_path):
     assert json.loads((tmp_path / "run" / "run.json").read_text())["model"]["dtype"] == "bfloat16"
 
 
-def test_top_layers_adapts_only_the_top_layers(tmp_path):
-    def trained(run: str, top: int) -> list[str]:
-        result = _train(tmp_path / run, epochs=1, lora_top_layers=top)
+def test_layer_span_adapts_only_its_layers(tmp_path):
+    def trained(run: str, span: tuple[float, float]) -> list[str]:
+        result = _train(tmp_path / run, epochs=1, lora_layers=span)
         return [n for n, p in result.model.named_parameters() if p.requires_grad]
 
-    top = trained("top1", 1)
-    assert top and all(".layers.1." in n for n in top), top  # the tiny model has layers 0 and 1
-    # like list[-n:]: the top 5 of a 2-layer model (a --model override of the spec) is every layer
-    every = trained("top5", 5)
-    assert any(".layers.0." in n for n in every) and len(every) == 2 * len(top)
+    upper = trained("upper", (0.5, 1.0))
+    assert upper and all(".layers.1." in n for n in upper), upper  # the tiny model has layers 0 and 1
+    every = trained("every", (0.0, 1.0))
+    assert any(".layers.0." in n for n in every) and len(every) == 2 * len(upper)
+
+
+def test_adapted_layers_as_fractions_of_depth():
+    assert T.adapted_layers(30, 0.13, 0.53) == list(range(4, 16))  # 3.9 <= i < 15.9
+    assert T.adapted_layers(30, 0.5, 1.0) == list(range(15, 30))
+    assert T.adapted_layers(30, 0.0, 1.0) == list(range(30))
+    # a span between the layers of a shallow model still adapts the one nearest its middle
+    assert T.adapted_layers(2, 0.13, 0.4) == [0] and T.adapted_layers(2, 0.6, 0.9) == [1]
+    assert T.adapted_layers(1, 0.5, 0.9) == [0]
