@@ -166,6 +166,17 @@ def evaluate(build_path: Path, adapter: Path | None, model: str | None, device: 
     return run_dir
 
 
+def _training_facts(meta: dict) -> tuple[tuple[str, str], ...]:
+    """run.json (as train.py writes it) → (name, value) lines for the model card: the settings
+    that made the adapter (LoRA rank, modules, layers, lr, epochs, seed), then what the run did."""
+    settings = meta.get("settings") if isinstance(meta.get("settings"), dict) else {}
+    shown = lambda v: ", ".join(map(str, v)) if isinstance(v, list) else str(round(v, 4) if isinstance(v, float) else v)  # noqa: E731
+    facts = [(k, shown(v)) for k, v in sorted(settings.items()) if v is not None and k not in ("device", "checkpoint_every")]
+    facts += [(k, shown(meta[k])) for k in ("device", "examples", "steps", "final_loss", "wall_s", "tokens_per_s")
+              if isinstance(meta.get(k), (str, int, float))]
+    return tuple(facts)
+
+
 def gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
     """runs/<id>/ → verdict.json + reports; (verdict table, exit code).
 
@@ -216,13 +227,9 @@ def gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
         scored = {}
     ref = BuildRef(build.manifest.name, build.manifest.sha256)
     verdict = decide(build.spec.gate.checks, arms, base, ref)
-    hyper = meta.get("hyperparameters") if isinstance(meta.get("hyperparameters"), dict) else {}
-    flat = {f"{k}.{k2}": v2 for k, v in hyper.items() if isinstance(v, dict) for k2, v2 in v.items()}  # lora.r
-    flat.update({k: v for k, v in hyper.items() if not isinstance(v, dict)})
-    training = [(str(k), str(v)) for k, v in sorted(flat.items()) if isinstance(v, (str, int, float, bool))]
-    training += [(k, str(meta[k])) for k in ("wall_s", "tokens_per_s") if isinstance(meta.get(k), (int, float))]
     tuned = arms.get("tuned")
-    model = meta.get("model") if isinstance(meta.get("model"), str) else (tuned.model if tuned else build.spec.train.model)
+    named = meta.get("model", {}).get("name") if isinstance(meta.get("model"), dict) else None
+    model = named if isinstance(named, str) else (tuned.model if tuned else build.spec.train.model)
     context = ReportContext(
         run_id=run_dir.resolve().name,
         build=ref,
@@ -231,7 +238,7 @@ def gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
         model=model,
         description=build.spec.description,
         counts=tuple(build.manifest.counts.items()),
-        training=tuple(training),
+        training=_training_facts(meta),
         by_form=by_form(scored, arms),
         misses=misses({s: rows for s, rows in scored.items() if s != "train_sample"}, arms.get("tuned")),
     )

@@ -8,6 +8,7 @@ from typing import Mapping, Sequence
 
 from compiler.results import ArmResult, Sample, Score, write_arm
 from compiler.spec import Spec
+from compiler.train import TrainSettings
 from tests._fakes import fake_manifest
 
 SHA = "a" * 64
@@ -60,8 +61,11 @@ def fake_run(root: Path, arms: Mapping[str, ArmResult], spec: Mapping = SPEC) ->
     sha = hashlib.sha256(raw).hexdigest()
     run = root / "runs" / "r1"
     (run / "adapter").mkdir(parents=True)
-    (run / "run.json").write_text(json.dumps({"build_path": str(build), "build_sha256": sha, "model": "default",
-                                              "hyperparameters": {"epochs": 3, "lr": 0.0003, "lora": {"r": 16}}}), encoding="utf-8")
+    settings = TrainSettings(epochs=3, lr=0.0003, lora_layers=(0.13, 0.53)).to_json()  # what train.py writes
+    (run / "run.json").write_text(json.dumps({
+        "build_path": str(build), "build_sha256": sha, "model": {"name": "default", "dtype": "float32", "sha256": "c" * 64},
+        "settings": settings, "device": "cpu", "examples": 40, "steps": 15, "final_loss": 0.123456, "wall_s": 12.5,
+    }), encoding="utf-8")
     for name, result in arms.items():
         write_arm(ArmResult(result.arm, result.model, sha if result.build_sha256 == SHA else result.build_sha256,
                             result.complete, result.scores), run / "eval" / f"{name}.json")

@@ -351,7 +351,10 @@ def test_pipeline_gate_pass_writes_reports(tmp_path):
     for name in ("verdict.json", "report.md", "report.html", "junit.xml", "adapter/README.md"):
         assert (run / name).is_file(), name
     card = (run / "adapter" / "README.md").read_text()
-    assert "- lora.r: 16" in card and "Prefer blue paint for boxes and forks." in card  # from run.json and the build
+    assert "Prefer blue paint for boxes and forks." in card  # from the build
+    for line in ("- lora_r: 16", "- lora_layers: 0.13, 0.53", "- lora_targets: q_proj, k_proj, v_proj, o_proj",
+                 "- lr: 0.0003", "- epochs: 3", "- examples: 40", "- final_loss: 0.1235"):  # from run.json
+        assert line in card, line
     assert json.loads((run / "verdict.json").read_text())["run"] == "r1"
 
 
