@@ -257,7 +257,7 @@ def run(spec_path: Path, device: str | None, runs_root: Path, baseline: Path | N
     from .buildio import read_build, read_split
     from .evaluate import evaluate_arms
     from .models import load_model
-    from .train import TrainSettings, new_run_dir, train_lora
+    from .train import TrainSettings, adapted_layers, new_run_dir, train_lora
 
     started = time.perf_counter()
     stage = _Stages(6)
@@ -271,7 +271,9 @@ def run(spec_path: Path, device: str | None, runs_root: Path, baseline: Path | N
     n_readings = len(build.spec.eval.readings)
     stage("evaluate base, prompted", f"{len(build.manifest.tasks)} splits × {n_readings} reading{'s' * (n_readings > 1)}")
     evaluate_arms(loaded, build, ("base", "prompted"), run_dir)
-    stage("train", f"{build.manifest.counts['train']} lessons, LoRA r={settings.lora_r}")
+    layers = adapted_layers(loaded.model.config.num_hidden_layers, *settings.lora_layers)
+    stage("train", f"{build.manifest.counts['train']} lessons, LoRA r={settings.lora_r} on "
+                   f"{', '.join(settings.lora_targets)} of layers {layers[0]}-{layers[-1]}")
     trained = train_lora(
         loaded, read_split(build, "train"), settings, run_dir, build_sha256=build.manifest.sha256, build_path=build.path
     )
