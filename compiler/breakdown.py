@@ -70,4 +70,4 @@ def misses(examples: Mapping[str, tuple[Example, ...]], tuned: ArmResult | None,
 
 def _correct(arm: ArmResult | None, split: str, reading: str) -> dict[str, bool]:
     score = arm.score(split, reading) if arm is not None else None
-    return {s.id: s.correct for s in score.samples} if score is not None else {}
+    return score.correct_by_id() if score is not None else {}

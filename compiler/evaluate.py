@@ -204,7 +204,6 @@ def evaluate_arm(
     )
 
 
-
 def evaluate_arms(
     loaded,
     build: Build,

@@ -196,8 +196,7 @@ def _pair(t: Score, b: Score) -> tuple[int, int, int] | str:
     """Tuned and base samples → (n paired, b = only tuned right, c = only base right), or why not."""
     if not t.samples or not b.samples:
         return "no per-item records to pair tuned with base"
-    tuned = {s.id: s.correct for s in t.samples}
-    base = {s.id: s.correct for s in b.samples}
+    tuned, base = t.correct_by_id(), b.correct_by_id()
     if len(tuned) != len(t.samples) or len(base) != len(b.samples):
         return "an item id occurs twice in the per-item records"
     if tuned.keys() != base.keys():

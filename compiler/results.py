@@ -63,6 +63,10 @@ class Score:
         lo, hi = wilson_interval(k, n)
         return Score(split, reading, acc, n, stderr, lo, hi, samples)
 
+    def correct_by_id(self) -> dict[str, bool]:
+        """Per-item records → {item id: answered right}; an id seen twice keeps its last record."""
+        return {s.id: s.correct for s in self.samples}
+
 
 @dataclass(frozen=True)
 class ArmResult:

@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/benchmarks/bench_diff.py [N]
 
-Writes two build folders row by row (Example.to_row, as build.py does), then times
+Writes two build folders row by row (Example.to_json_line, as build.py does), then times
 read (buildio + leakage.json) → diff → render (text, markdown, json), and prints
 examples/s, by the wall clock and per CPU-second (steadier on a shared machine). Baseline, in the same process: json.loads of every row of both builds,
 the least any reader of these files must do; the ratio says what the diff adds.
@@ -71,7 +71,7 @@ def write_build(folder: Path, splits: dict[str, list[Example]]) -> Path:
     for s in SPLITS:
         with (folder / "data" / f"{s}.jsonl").open("w", encoding="utf-8") as fh:
             for e in splits[s]:
-                fh.write(json.dumps(e.to_row(s), ensure_ascii=False, separators=(",", ":")) + "\n")
+                fh.write(e.to_json_line(s) + "\n")
     spec = {"syllabus": 1, "name": "bench", "lexicon": {"product": ["box"]},
             "rules": [{"id": "prefer-blue", "statement": "s", "subject": "product", "attribute": "color",
                        "value": "blue", "distractors": "product", "forms": list(FORMS)}]}
