@@ -13,9 +13,15 @@ import json
 import os
 import shutil
 import tempfile
+from array import array
 from collections import Counter
+from functools import lru_cache
 from importlib.metadata import version
+from itertools import accumulate
+from json.encoder import encode_basestring as _json_str  # json.dumps(ensure_ascii=False)'s str escape
+from operator import attrgetter
 from pathlib import Path
+from typing import Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -23,6 +29,7 @@ import pyarrow.parquet as pq
 from . import __version__
 from .buildio import BUILD_FORMAT
 from .compile import CompiledBuild
+from .errors import BuildError
 from .records import Example
 from .tasks import group_name, task_files, task_names
 
@@ -35,21 +42,73 @@ def _dumps(doc: object) -> str:
 
 def _write_rows(folder: Path, name: str, rows: tuple[Example, ...]) -> None:
     shas = [e.content_sha for e in rows]  # one sha256 per example, for both files
-    with (folder / f"{name}.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
-        fh.write("".join(e.to_json_line(name, sha) + "\n" for e, sha in zip(rows, shas)))
+    (folder / f"{name}.jsonl").write_bytes(json_lines(name, rows, shas).encode("utf-8"))
     pq.write_table(_table(name, rows, shas), folder / f"{name}.parquet", compression="zstd", write_statistics=False)
 
 
+# JSON text of the fields that repeat from row to row (replies, choices, provenance):
+# escaped once, then looked up.
+_json_text = lru_cache(maxsize=1 << 16)(_json_str)
+
+
+@lru_cache(maxsize=1 << 16)
+def _json_list(items: tuple[str, ...]) -> str:
+    return "[" + ",".join(map(_json_str, items)) + "]"
+
+
+@lru_cache(maxsize=1 << 16)
+def _json_where(rule: str, form: str, form_kind: str, family: str) -> str:
+    s = _json_str
+    return f'{{"rule":{s(rule)},"form":{s(form)},"form_kind":{s(form_kind)},"family":{s(family)}'
+
+
+def json_lines(split: str, rows: tuple[Example, ...], shas: list[str]) -> str:
+    """Examples → the split's JSONL text: line i is json.dumps(rows[i].to_row(split),
+    ensure_ascii=False, separators=(",", ":")) (tested byte for byte), `shas` their content_sha.
+
+    One f-string per row, with the repeating fields' JSON looked up rather than escaped
+    again: ~2x faster than json.dumps of the row dicts (100k-example build)."""
+    s, text, seq, where, sp = _json_str, _json_text, _json_list, _json_where, _json_str(split)
+    return "".join(
+        [
+            f'{{"id":{s(e.id)},"split":{sp},"messages":[{{"role":"user","content":{prompt}}},'
+            f'{{"role":"assistant","content":{text(e.reply)}}}],"prompt":{prompt},"answer":{text(e.answer)},'
+            f'"choices":{seq(e.choices)},"label":{int(e.label)},"content_sha":{s(sha)},'
+            f'"provenance":{where(p.rule, p.form, p.form_kind, p.family)},"template":{int(p.template)},'
+            f'"scope":{text(p.scope)},"subject":{text(p.subject)},"asked":{seq(p.asked)},'
+            f'"operators":{seq(p.operators)}}}}}\n'
+            for e, sha in zip(rows, shas)
+            for p, prompt in ((e.provenance, s(e.prompt)),)
+        ]
+    )
+
+
+# Arrays are assembled from buffers (Array.from_buffers), not with pa.array(list): the
+# first pa.array call imports pandas to check for DataFrames, 0.3-0.4 s of a 1.2 s
+# `syllabus compile`. Offsets are int32, as pa.string() and pa.list_() store them.
+
+
+def _offsets(lengths: Iterable[int]) -> pa.Buffer:
+    try:
+        return pa.py_buffer(array("i", accumulate(lengths, initial=0)))
+    except OverflowError:
+        raise BuildError("a split holds over 2 GiB of text, more than one Parquet column takes; split the spec") from None
+
+
 def _strings(values: list[str]) -> pa.Array:
-    return pa.array(values, type=pa.string())
+    text = "".join(values)
+    # Offsets count bytes: for ASCII text (the usual case) that is the character count.
+    lengths = map(len, values) if text.isascii() else map(len, map(str.encode, values))
+    return pa.Array.from_buffers(pa.string(), len(values), [None, _offsets(lengths), pa.py_buffer(text.encode())])
+
+
+def _ints(values: list[int]) -> pa.Array:
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(array("q", values))])
 
 
 def _string_lists(seqs: list[tuple[str, ...]]) -> pa.Array:
-    offsets, flat = [0], []
-    for seq in seqs:
-        flat.extend(seq)
-        offsets.append(len(flat))
-    return pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), _strings(flat))
+    offsets = pa.Array.from_buffers(pa.int32(), len(seqs) + 1, [None, _offsets(map(len, seqs))])
+    return pa.ListArray.from_arrays(offsets, _strings([item for seq in seqs for item in seq]))
 
 
 def _table(split: str, rows: tuple[Example, ...], shas: list[str]) -> pa.Table:
@@ -67,7 +126,7 @@ def _table(split: str, rows: tuple[Example, ...], shas: list[str]) -> pa.Table:
             _strings([p.form for p in provs]),
             _strings([p.form_kind for p in provs]),
             _strings([p.family for p in provs]),
-            pa.array([p.template for p in provs], type=pa.int64()),
+            _ints([p.template for p in provs]),
             _strings([p.scope for p in provs]),
             _strings([p.subject for p in provs]),
             _string_lists([p.asked for p in provs]),
@@ -78,11 +137,11 @@ def _table(split: str, rows: tuple[Example, ...], shas: list[str]) -> pa.Table:
     columns = [
         _strings([e.id for e in rows]),
         _strings([split] * n),
-        pa.ListArray.from_arrays(pa.array(range(0, 2 * n + 1, 2), type=pa.int32()), turns),
+        pa.ListArray.from_arrays(pa.Array.from_buffers(pa.int32(), n + 1, [None, _offsets([2] * n)]), turns),
         _strings([e.prompt for e in rows]),
         _strings([e.answer for e in rows]),
         _string_lists([e.choices for e in rows]),
-        pa.array([e.label for e in rows], type=pa.int64()),
+        _ints([e.label for e in rows]),
         _strings(shas),
         provenance,
     ]
@@ -120,13 +179,14 @@ _SCHEMA = pa.schema(
 
 
 def _counts(groups: dict[str, tuple[Example, ...]]) -> dict:
-    by = lambda key: {s: dict(sorted(Counter(key(e) for e in rows).items())) for s, rows in groups.items()}  # noqa: E731
+    # attrgetter, not a lambda: Counter then runs in C (5 counts x 100k examples).
+    by = lambda field: {s: dict(sorted(Counter(map(attrgetter(field), rows)).items())) for s, rows in groups.items()}  # noqa: E731
     return {
         "splits": {s: len(rows) for s, rows in groups.items()},
-        "by_rule": by(lambda e: e.provenance.rule),
-        "by_form": by(lambda e: e.provenance.form),
-        "by_scope": by(lambda e: e.provenance.scope),
-        "by_answer": by(lambda e: e.answer),
+        "by_rule": by("provenance.rule"),
+        "by_form": by("provenance.form"),
+        "by_scope": by("provenance.scope"),
+        "by_answer": by("answer"),
     }
 
 

@@ -8,27 +8,42 @@ does not reshuffle the examples that were already there — a diff stays small.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Iterator
 
 from .library import Library
-from .records import Example, Provenance, stable_hash, unit_after, unit_hasher
+from .records import Example, Provenance, unit_after, unit_hasher
 from .spec import LexEntry, Rule, Spec
 from .templating import render
 
 _MC_DISTRACTORS = 3  # open questions: the answer + up to 3 wrong options (chance = 1/4)
 
 
+@lru_cache(maxsize=4096)
 def display(word: str) -> str:
     """An answer as a choice shows it: 'blue' → 'Blue', 'stop sign' → 'Stop sign'."""
     return word[:1].upper() + word[1:]
 
 
 def example_id(prov: Provenance) -> str:
-    """Provenance → 16 hex chars. Text is not hashed: an edited wording keeps its id."""
-    return stable_hash(
-        prov.rule, prov.form, prov.family, prov.template, prov.scope, prov.subject, *prov.asked, "|", *prov.operators
-    )[:16]
+    """Provenance → 16 hex chars. Text is not hashed: an edited wording keeps its id.
+
+    = stable_hash(rule, form, family, template, scope, subject, *asked, "|", *operators)[:16],
+    spelled out so paraphrase can hash a variant from its example's text plus operators."""
+    text = id_text(prov)
+    return id_of_text(text + "\x1f" + "\x1f".join(prov.operators) if prov.operators else text)
+
+
+def id_text(p: Provenance) -> str:
+    """The hashed text of an id up to the "|" before the operators."""
+    return "\x1f".join((p.rule, p.form, p.family, str(p.template), p.scope, p.subject, *p.asked, "|"))
+
+
+def id_of_text(text: str) -> str:
+    """An id's hashed text → the id (stable_hash's sha256, first 16 hex chars)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,8 @@ class _Subject:
     scope: str  # "rule" | "neighbour"
     slot: str  # the lexicon slot name, bound in templates next to `subject`
     answer: str  # the right answer for this subject (lowercase, as lexicon words are)
+    # What every template of this subject renders with, built once: ~20 renders per subject.
+    variables: dict = field(compare=False)
 
 
 def _ranked(seed: int, key: tuple, pool: list[str]) -> list[str]:
@@ -49,13 +66,16 @@ def _ranked(seed: int, key: tuple, pool: list[str]) -> list[str]:
 
 
 def _subjects(spec: Spec, rule: Rule) -> Iterator[_Subject]:
+    def variables(entry: LexEntry, slot: str) -> dict:
+        return {"attribute": rule.attribute, "subject": entry.as_vars(), slot: entry.as_vars()}
+
     for entry in spec.lexicon[rule.subject]:
-        yield _Subject(entry, "rule", rule.subject, rule.value)
+        yield _Subject(entry, "rule", rule.subject, rule.value, variables(entry, rule.subject))
     if rule.neighbours is not None:
         slot = rule.neighbours.subject
         for entry in spec.lexicon[slot]:
-            variables = {"attribute": rule.attribute, "subject": entry.as_vars(), slot: entry.as_vars()}
-            yield _Subject(entry, "neighbour", slot, render(rule.neighbours.answer, variables))
+            base = variables(entry, slot)
+            yield _Subject(entry, "neighbour", slot, render(rule.neighbours.answer, base), base)
 
 
 def _families(library: Library, rule: Rule, form: str, scope: str) -> Iterator[tuple[str, tuple[str, ...], bool]]:
@@ -89,7 +109,7 @@ def expand_rule(spec: Spec, library: Library, rule: Rule) -> Iterator[Example]:
 
 
 def _render_items(spec, rule, subject, form, kind, family, t, source, right, ranked, negative, replies) -> Iterator[Example]:
-    base = {"attribute": rule.attribute, "subject": subject.entry.as_vars(), subject.slot: subject.entry.as_vars()}
+    base = subject.variables
     if kind == "open":
         # Choices in a seeded order, so the right answer's position carries no signal.
         choices = [right] + ranked[:_MC_DISTRACTORS]
@@ -119,7 +139,7 @@ def _make(spec, rule, subject, form, kind, family, t, prompt, answer, choices, a
     if key not in replies:  # a reply depends on these only: render each once (~20 µs a render)
         reply_vars = {"answer": display(answer), "attribute": rule.attribute, "subject": subject.entry.as_vars()}
         replies[key] = render(phrasing, reply_vars)
-    shown = tuple(display(c) for c in choices)
+    shown = tuple(map(display, choices))
     return Example(
         id=ex_id,
         prompt=prompt,

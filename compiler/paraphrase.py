@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
-from .expand import example_id
+from .expand import id_text, id_of_text
 from .library import ParaphraseLexicon
-from .records import Example, Provenance, stable_unit
+from .records import Example, Provenance, unit_after, unit_hasher
 from .spec import Paraphrase
 
 
@@ -95,20 +95,48 @@ def _front(text: str) -> str | None:
     return f"{pp[:1].upper()}{pp[1:]}, {head[:1].lower()}{head[1:]}?"
 
 
-def _pick(seed: int, key: tuple, k: int, ops: tuple[str, ...], text: str) -> tuple[str, str] | None:
-    """The k-th variant's operator among ops: a seeded start, then the first that applies.
+def _needle(op: str) -> str | None:
+    """A synonym operator's word, lowercased, when a substring test can rule it out exactly:
+    for ASCII text and an ASCII word, `\\bword\\b` under IGNORECASE can only match where
+    text.lower() contains word.lower(). Other operators (and non-ASCII words) → None."""
+    if op.startswith("syn:"):
+        word = op[4:].split(">", 1)[0]
+        return word.lower() if word.isascii() else None
+    return None
 
-    One hash per (example, variant, group) rather than one per operator: compile time
-    stays linear in examples, not in examples × operators."""
+
+@lru_cache(maxsize=None)
+def _rotation(ops: tuple[str, ...], start: int) -> tuple[tuple[str, str | None], ...]:
+    """ops from `start` round to start − 1, each with its needle: the order `_pick` tries them."""
+    order = ops[start:] + ops[:start]
+    return tuple((op, _needle(op)) for op in order)
+
+
+def _pick(start_unit: float, ops: tuple[str, ...], text: str) -> tuple[str, str] | None:
+    """The variant's operator among ops: a seeded start, then the first that applies.
+
+    One hash per (example, variant) rather than one per operator: compile time stays
+    linear in examples, not in examples × operators. Most synonyms do not occur in a
+    given question; a substring test rules them out before any regex runs."""
     if not ops:
         return None
-    start = int(stable_unit(seed, *key, k) * len(ops))
-    for i in range(len(ops)):
-        op = ops[(start + i) % len(ops)]
+    rotation = _rotation(ops, int(start_unit * len(ops)))
+    if text.isascii():
+        low = text.lower()
+        rotation = [item for item in rotation if item[1] is None or item[1] in low]
+    for op, _ in rotation:
         out = _operator(op)(text)
         if out is not None and out != text:
             return op, out
     return None
+
+
+@lru_cache(maxsize=4096)
+def _starts(seed: int, key: tuple, variants: int) -> tuple[float, ...]:
+    """stable_unit(seed, *key, k) for k = 1..variants: one prefix hash, copied per k.
+    Cached: a yes/no pair (and both orders of an either-or) shares its key."""
+    prefix = unit_hasher(seed, *key)
+    return tuple(unit_after(prefix, str(k)) for k in range(1, variants + 1))
 
 
 def paraphrase(example: Example, pool: Operators, variants: int, seed: int) -> list[Example]:
@@ -120,10 +148,11 @@ def paraphrase(example: Example, pool: Operators, variants: int, seed: int) -> l
     key = (p.rule, p.form, p.family, p.template, p.scope, p.subject)
     out = [example]
     seen = {example.prompt}
-    for k in range(1, variants + 1):
+    head = id_text(p)  # a variant's id hashes this, then its operators
+    for unit in _starts(seed, key, variants) if variants > 0 else ():
         text, ops = example.prompt, []
-        for group in (pool.lexical, pool.frame):
-            picked = _pick(seed, key, k, group, text)
+        for group in (pool.lexical, pool.frame):  # both groups start from the same seeded unit
+            picked = _pick(unit, group, text)
             if picked:
                 ops.append(picked[0])
                 text = picked[1]
@@ -134,5 +163,5 @@ def paraphrase(example: Example, pool: Operators, variants: int, seed: int) -> l
         # emitted example and replace() costs 5x more.
         prov = Provenance(p.rule, p.form, p.form_kind, p.family, p.template, p.scope, p.subject, p.asked, tuple(ops))
         e = example
-        out.append(Example(example_id(prov), text, e.answer, e.reply, e.choices, e.label, prov))
+        out.append(Example(id_of_text(head + "\x1f" + "\x1f".join(ops)), text, e.answer, e.reply, e.choices, e.label, prov))
     return out

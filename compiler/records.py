@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from json.encoder import encode_basestring as _json_str  # what json.dumps(ensure_ascii=False) uses for str
 from typing import Literal
 
 Scope = Literal["rule", "neighbour"]
@@ -76,29 +75,9 @@ class Example:
         text = "\x1f".join((self.prompt, self.reply, self.answer, *self.choices))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
-    def to_json_line(self, split: str, content_sha: str | None = None) -> str:
-        """Example → the JSONL line of `to_row(split)`, byte for byte what
-        json.dumps(row, ensure_ascii=False, separators=(",", ":")) writes, without building
-        the nested dicts first: half of a build's write time went there (100k examples).
-        `content_sha`: this example's, when the caller already has it (build.py hashes once
-        for the JSONL and the Parquet file)."""
-        p, s = self.provenance, _json_str
-        sha = self.content_sha if content_sha is None else content_sha
-        prompt = s(self.prompt)
-        choices = ",".join(map(s, self.choices))
-        asked = ",".join(map(s, p.asked))
-        ops = ",".join(map(s, p.operators))
-        return (
-            f'{{"id":{s(self.id)},"split":{s(split)},"messages":[{{"role":"user","content":{prompt}}},'
-            f'{{"role":"assistant","content":{s(self.reply)}}}],"prompt":{prompt},"answer":{s(self.answer)},'
-            f'"choices":[{choices}],"label":{int(self.label)},"content_sha":{s(sha)},'
-            f'"provenance":{{"rule":{s(p.rule)},"form":{s(p.form)},"form_kind":{s(p.form_kind)},'
-            f'"family":{s(p.family)},"template":{int(p.template)},"scope":{s(p.scope)},'
-            f'"subject":{s(p.subject)},"asked":[{asked}],"operators":[{ops}]}}}}'
-        )
-
     def to_row(self, split: str) -> dict:
-        """Example → one JSONL row (chat `messages` as TRL/Axolotl read them)."""
+        """Example → one JSONL row (chat `messages` as TRL/Axolotl read them). build.py writes
+        the same rows column by column; a test holds it to this, byte for byte."""
         p = self.provenance
         # Written out rather than dataclasses.asdict, which deep-copies and costs
         # more than the rest of the row together (profiled on a 100k-example build).

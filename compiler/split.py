@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from .library import Library
 from .paraphrase import Operators, paraphrase
-from .records import Example, SplitSet, stable_unit
+from .records import Example, SplitSet, stable_unit, unit_after, unit_hasher
 from .spec import Spec, Splits
 
 
@@ -122,5 +122,6 @@ def split(spec: Spec, library: Library, base: tuple[Example, ...], ops: Operator
 
 def train_sample(spec: Spec, train: tuple[Example, ...]) -> tuple[Example, ...]:
     """A seeded sample of train, scored to make memorization visible (train − held-out gap)."""
-    ranked = sorted(train, key=lambda e: (stable_unit(spec.seed, "sample", e.id), e.id))
+    prefix = unit_hasher(spec.seed, "sample")  # stable_unit(seed, "sample", id), the prefix hashed once
+    ranked = sorted(train, key=lambda e: (unit_after(prefix, e.id), e.id))
     return tuple(sorted(ranked[: spec.eval.train_sample], key=lambda e: e.id))

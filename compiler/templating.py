@@ -129,8 +129,15 @@ def compiled(source: str) -> Any:
 
 def render(source: str, variables: Mapping[str, Any]) -> str:
     """source, variables → text with whitespace collapsed; TemplateProblem on failure."""
+    template = compiled(source)
     try:
-        text = compiled(source).render(variables)
+        # Jinja's documented low-level API, new_context + root_render_func, is what
+        # Template.render runs too — after copying the environment's globals (range, lipsum,
+        # dict, …) into every context, half of a one-sentence render's time (13 → 6 µs).
+        # shared=True leaves them out: check_template refuses any name but the spec's slots,
+        # so no template can use them. The sandbox is unchanged: its checks are compiled
+        # into the template and call the environment, not the context.
+        text = "".join(template.root_render_func(template.new_context(dict(variables), shared=True)))
     except (UndefinedError, SecurityError) as exc:
         raise TemplateProblem(str(exc), "check the template's variables and fields")
     except TemplateSyntaxError as exc:

@@ -1,6 +1,6 @@
 import dataclasses
 
-from compiler.audit import audit, normalize
+from compiler.audit import _normalized, audit, normalize
 from compiler.expand import expand
 from compiler.paraphrase import operators
 from compiler.spec import Leakage
@@ -16,6 +16,14 @@ def _splits():
 
 def test_normalize():
     assert normalize("Quick question:  What COLOUR is best?") == "quick question what colour is best"
+
+
+def test_bulk_normalization_matches_normalize_prompt_by_prompt():
+    rows = _splits().train[:3]
+    odd = ("ΑΣ: Stop!", "Hi!\nWhat COLOUR?", "x—y  z")  # final sigma; a newline inside a prompt; a dash
+    for prompts in ([ex.prompt for ex in rows], list(odd)):
+        batch = tuple(dataclasses.replace(rows[0], prompt=text) for text in prompts)
+        assert _normalized(batch) == [normalize(text) for text in prompts]
 
 
 def test_clean_build_reports_zero():
@@ -57,6 +65,7 @@ def test_planted_ngram_leak_and_structural_crossing_are_caught():
     by = {x.split: x for x in report.splits}
     assert by["test_form"].ngram == 1
     assert by["test_form"].pairs[0].shared == "one two three four five six seven eight"
+    assert (by["test_form"].pairs[0].train_id, by["test_form"].pairs[0].kind) == ("longtrain0000000", "ngram")
     assert by["test_locality"].structural == 1
     assert len(report.refused) == 2
     # Within the limit, the same leak is reported but not refused.

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from compiler.buildio import read_build, read_split
 from compiler.errors import BuildError
@@ -93,3 +95,44 @@ def test_a_spec_without_neighbours_writes_an_empty_locality_split(tmp_path):
     assert (out / "data" / "test_locality.jsonl").read_text() == ""
     assert pq.read_table(out / "data" / "test_locality.parquet").num_rows == 0
     assert read_split(read_build(out), "test_locality") == ()
+
+
+@pytest.mark.parametrize("values", [[], ["", "a"], ["Blue", "rouge é", "青", "x" * 300]])
+def test_arrays_built_from_buffers_equal_pyarrows_own(values):
+    import pyarrow as pa
+
+    from compiler.build import _ints, _string_lists, _strings
+
+    assert _strings(values).equals(pa.array(values, type=pa.string()))
+    seqs = [tuple(values), (), tuple(reversed(values))]
+    assert _string_lists(seqs).equals(pa.array(seqs, type=pa.list_(pa.string())))
+    assert _ints(list(range(len(values)))).equals(pa.array(range(len(values)), type=pa.int64()))
+
+
+def test_compile_does_not_import_pandas(tmp_path):
+    # pa.array(list) imports pandas (0.3-0.4 s); build.py assembles arrays from buffers instead.
+    code = (
+        "import sys; from pathlib import Path; from compiler.pipeline import compile_spec; "
+        f"compile_spec(Path({str(SPECS / 'blue_products.yaml')!r}), Path({str(tmp_path / 'b')!r})); "
+        "assert 'pandas' not in sys.modules, 'pandas was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, capture_output=True)
+
+
+_text = st.text(max_size=40)  # any unicode: quotes, backslashes, braces, control characters, U+2028
+
+
+@settings(max_examples=200, deadline=None)
+@given(prompt=_text, reply=_text, choices=st.lists(_text, min_size=1, max_size=4), asked=st.lists(_text, max_size=2),
+       ops=st.lists(_text, max_size=3), subject=_text, family=_text, label=st.integers(0, 3),
+       template=st.integers(0, 10**6))
+def test_json_lines_are_json_dumps_of_each_row(prompt, reply, choices, asked, ops, subject, family, label, template):
+    from compiler.build import json_lines
+    from compiler.records import Example, Provenance
+
+    prov = Provenance("r", "open", "open", family, template, "rule", subject, tuple(asked), tuple(ops))
+    rows = (Example("0123456789abcdef", prompt, choices[0], reply, tuple(choices), label, prov),
+            Example("fedcba9876543210", reply, "Yes", prompt, ("Yes", "No"), 1, prov))
+    for split in ("train", "test_locality"):
+        want = "".join(json.dumps(e.to_row(split), ensure_ascii=False, separators=(",", ":")) + "\n" for e in rows)
+        assert json_lines(split, rows, [e.content_sha for e in rows]) == want

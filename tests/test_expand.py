@@ -67,3 +67,18 @@ def test_negative_yes_no_families_flip_the_answer_and_stay_balanced():
         assert (e.answer == "Yes") == (asked_right != flipped), (e.prompt, e.answer)
     neg = Counter(e.answer for e in examples if e.provenance.family in negative)
     assert neg["Yes"] == neg["No"] > 0
+
+
+def test_ids_hash_the_provenance_as_stable_hash_does():
+    # example_id and paraphrase's variant ids spell stable_hash out for speed; they must agree.
+    from compiler.expand import example_id
+    from compiler.paraphrase import operators, paraphrase
+    from compiler.records import stable_hash
+
+    spec = small_spec()
+    pool = operators(spec.paraphrase, LIBRARY.paraphrase)
+    for ex in expand(spec, LIBRARY)[::7]:
+        for e in paraphrase(ex, pool, 2, spec.seed):
+            p = e.provenance
+            want = stable_hash(p.rule, p.form, p.family, p.template, p.scope, p.subject, *p.asked, "|", *p.operators)
+            assert e.id == example_id(p) == want[:16]

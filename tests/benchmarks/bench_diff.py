@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/benchmarks/bench_diff.py [N]
 
-Writes two build folders row by row (Example.to_json_line, as build.py does), then times
+Writes two build folders (their JSONL with build.json_lines, as a compile does), then times
 read (buildio + leakage.json) → diff → render (text, markdown, json), and prints
 examples/s, by the wall clock and per CPU-second (steadier on a shared machine). Baseline, in the same process: json.loads of every row of both builds,
 the least any reader of these files must do; the ratio says what the diff adds.
@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from compiler.build import json_lines  # noqa: E402
 from compiler.buildio import read_build  # noqa: E402
 from compiler.diff import diff_sides, exit_code, read_side  # noqa: E402
 from compiler.diff_render import render_diff  # noqa: E402
@@ -69,9 +70,8 @@ def change(splits: dict[str, list[Example]], n: int) -> dict[str, list[Example]]
 def write_build(folder: Path, splits: dict[str, list[Example]]) -> Path:
     (folder / "data").mkdir(parents=True)
     for s in SPLITS:
-        with (folder / "data" / f"{s}.jsonl").open("w", encoding="utf-8") as fh:
-            for e in splits[s]:
-                fh.write(e.to_json_line(s) + "\n")
+        rows = tuple(splits[s])
+        (folder / "data" / f"{s}.jsonl").write_text(json_lines(s, rows, [e.content_sha for e in rows]), encoding="utf-8")
     spec = {"syllabus": 1, "name": "bench", "lexicon": {"product": ["box"]},
             "rules": [{"id": "prefer-blue", "statement": "s", "subject": "product", "attribute": "color",
                        "value": "blue", "distractors": "product", "forms": list(FORMS)}]}
