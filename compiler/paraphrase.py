@@ -149,7 +149,7 @@ def paraphrase(example: Example, pool: Operators, variants: int, seed: int) -> l
     out = [example]
     seen = {example.prompt}
     head = id_text(p)  # a variant's id hashes this, then its operators
-    for unit in _starts(seed, key, variants) if variants > 0 else ():
+    for unit in _starts(seed, key, variants):
         text, ops = example.prompt, []
         for group in (pool.lexical, pool.frame):  # both groups start from the same seeded unit
             picked = _pick(unit, group, text)
