@@ -1,5 +1,8 @@
 from compiler.expand import expand
-from compiler.paraphrase import Operators, apply, operators, paraphrase
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compiler.paraphrase import Operators, _pick, apply, operators, paraphrase
 from compiler.spec import Paraphrase
 from tests._specs import LIBRARY, small_spec
 
@@ -28,3 +31,24 @@ def test_variants_keep_answer_and_record_operators():
 def test_no_operators_means_no_variants():
     ex = expand(small_spec(), LIBRARY)[0]
     assert paraphrase(ex, Operators((), ()), variants=5, seed=1) == [ex]
+
+
+_WORDS = ["best", "Best", "BEST", "bést", "unbest", "good", "goods", "pick", "K", "\u212a", "ſ", "use", "for", "the", "box"]
+_OPS = ("syn:best>ideal", "syn:good>fine", "syn:pick>choose", "syn:k>kay", "syn:\u212a>kelvin", "syn:s>es", "front")
+
+
+@settings(max_examples=300, deadline=None)
+@given(words=st.lists(st.sampled_from(_WORDS), min_size=1, max_size=8), unit=st.floats(0, 0.999))
+def test_the_substring_shortcut_picks_what_trying_every_operator_picks(words, unit):
+    # _pick skips synonyms whose word is not in the text before running their regex;
+    # the reference tries each operator in turn from the same seeded start.
+    text = " ".join(words) + "?"
+    start = int(unit * len(_OPS))
+    want = None
+    for i in range(len(_OPS)):
+        op = _OPS[(start + i) % len(_OPS)]
+        out = apply(op, text)
+        if out is not None and out != text:
+            want = (op, out)
+            break
+    assert _pick(unit, _OPS, text) == want
