@@ -103,7 +103,7 @@ def _normalized(rows: tuple[Example, ...]) -> list[str]:
     prompts = [ex.prompt for ex in rows]
     lines = _PUNCT.sub(" ", "\n".join(prompts).lower()).split("\n") if prompts else []
     if len(lines) != len(prompts):
-        lines = [_PUNCT.sub(" ", text.lower()) for text in prompts]
+        return [normalize(text) for text in prompts]
     return [" ".join(line.split()) for line in lines]
 
 

@@ -95,6 +95,11 @@ def _offsets(lengths: Iterable[int]) -> pa.Buffer:
         raise BuildError("a split holds over 2 GiB of text, more than one Parquet column takes; split the spec") from None
 
 
+def _list_offsets(lengths: Iterable[int], n: int) -> pa.Array:
+    """The lengths of n lists → the int32 offsets array of a pa.list_ column."""
+    return pa.Array.from_buffers(pa.int32(), n + 1, [None, _offsets(lengths)])
+
+
 def _strings(values: list[str]) -> pa.Array:
     text = "".join(values)
     # Offsets count bytes: for ASCII text (the usual case) that is the character count.
@@ -107,8 +112,8 @@ def _ints(values: list[int]) -> pa.Array:
 
 
 def _string_lists(seqs: list[tuple[str, ...]]) -> pa.Array:
-    offsets = pa.Array.from_buffers(pa.int32(), len(seqs) + 1, [None, _offsets(map(len, seqs))])
-    return pa.ListArray.from_arrays(offsets, _strings([item for seq in seqs for item in seq]))
+    flat = _strings([item for seq in seqs for item in seq])
+    return pa.ListArray.from_arrays(_list_offsets(map(len, seqs), len(seqs)), flat)
 
 
 def _table(split: str, rows: tuple[Example, ...], shas: list[str]) -> pa.Table:
@@ -137,7 +142,7 @@ def _table(split: str, rows: tuple[Example, ...], shas: list[str]) -> pa.Table:
     columns = [
         _strings([e.id for e in rows]),
         _strings([split] * n),
-        pa.ListArray.from_arrays(pa.Array.from_buffers(pa.int32(), n + 1, [None, _offsets([2] * n)]), turns),
+        pa.ListArray.from_arrays(_list_offsets([2] * n, n), turns),  # each row: a user and an assistant turn
         _strings([e.prompt for e in rows]),
         _strings([e.answer for e in rows]),
         _string_lists([e.choices for e in rows]),

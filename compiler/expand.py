@@ -32,8 +32,7 @@ def example_id(prov: Provenance) -> str:
 
     = stable_hash(rule, form, family, template, scope, subject, *asked, "|", *operators)[:16],
     spelled out so paraphrase can hash a variant from its example's text plus operators."""
-    text = id_text(prov)
-    return id_of_text(text + "\x1f" + "\x1f".join(prov.operators) if prov.operators else text)
+    return variant_id(id_text(prov), prov.operators)
 
 
 def id_text(p: Provenance) -> str:
@@ -41,8 +40,9 @@ def id_text(p: Provenance) -> str:
     return "\x1f".join((p.rule, p.form, p.family, str(p.template), p.scope, p.subject, *p.asked, "|"))
 
 
-def id_of_text(text: str) -> str:
-    """An id's hashed text → the id (stable_hash's sha256, first 16 hex chars)."""
+def variant_id(head: str, operators: tuple[str, ...]) -> str:
+    """id_text of an example + the operators of a variant of it → that variant's id."""
+    text = head + "\x1f" + "\x1f".join(operators) if operators else head
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
-from .expand import id_text, id_of_text
+from .expand import id_text, variant_id
 from .library import ParaphraseLexicon
 from .records import Example, Provenance, unit_after, unit_hasher
 from .spec import Paraphrase
@@ -163,5 +163,5 @@ def paraphrase(example: Example, pool: Operators, variants: int, seed: int) -> l
         # emitted example and replace() costs 5x more.
         prov = Provenance(p.rule, p.form, p.form_kind, p.family, p.template, p.scope, p.subject, p.asked, tuple(ops))
         e = example
-        out.append(Example(id_of_text(head + "\x1f" + "\x1f".join(ops)), text, e.answer, e.reply, e.choices, e.label, prov))
+        out.append(Example(variant_id(head, prov.operators), text, e.answer, e.reply, e.choices, e.label, prov))
     return out
