@@ -4,11 +4,13 @@
 
 Prints: examples compiled, examples/s, the ratio full compile / bare rendering (target
 ≤ 2.5×; bare = the same renders through Jinja's Template.render, and for comparison
-through syllabus's own render, which skips Template.render's copy of the globals), and
-the audit's time at ~10k, ~100k and ~1M test+train examples (it must grow linearly:
-time per example roughly constant). Each timing is the best of --repeat runs:
-on a shared machine one run can be 40% slower than the next; the ratio is also given
-by CPU time, which other processes on the cores disturb less.
+through syllabus's own render, which skips Template.render's copy of the globals), the
+time of each stage, the same rows written the plain way (json.dumps + Table.from_pylist)
+as a yardstick for syllabus's writer, and the audit's time at ~10k, ~100k and ~1M
+test+train examples (it must grow linearly: time per example roughly constant). Each
+timing is the best of --repeat runs: on a shared machine one run can be 40% slower than
+the next; the ratio is also given by CPU time, which other processes on the cores
+disturb less.
 """
 
 from __future__ import annotations
@@ -88,8 +90,8 @@ def bare_render(spec: Spec, own: bool = False) -> int:
     return n
 
 
-def full_compile(spec: Spec, write: bool) -> tuple[int, dict[str, float]]:
-    """Spec → (examples, seconds per stage): expand, paraphrase + split, audit, write."""
+def full_compile(spec: Spec, write: bool) -> tuple[int, dict[str, float], SplitSet]:
+    """Spec → (examples, seconds per stage, the splits): expand, paraphrase + split, audit, write."""
     from compiler.expand import expand
     from compiler.paraphrase import operators
     from compiler.split import split, train_sample
@@ -113,7 +115,29 @@ def full_compile(spec: Spec, write: bool) -> tuple[int, dict[str, float]]:
         with tempfile.TemporaryDirectory() as tmp:
             write_build(CompiledBuild(loaded, splits, sample, report), Path(tmp) / "bench")
         times["write (JSONL, Parquet, manifest)"] = time.perf_counter() - t3
-    return sum(len(rows) for _, rows in splits.items()), times
+    return sum(len(rows) for _, rows in splits.items()), times, splits
+
+
+def plain_write(splits: SplitSet) -> float:
+    """The same rows written the plain way: json.dumps per row, pa.Table.from_pylist → seconds.
+    The yardstick for syllabus's writer (the same bytes; build.py's tests hold it to both)."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from compiler.build import _SCHEMA
+
+    pa.Table.from_pylist([{"id": "x"}])  # the first call imports pandas: not writing work
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        for name, rows in splits.items():
+            dicts = [ex.to_row(name) for ex in rows]
+            text = "".join(json.dumps(d, ensure_ascii=False, separators=(",", ":")) + "\n" for d in dicts)
+            (Path(tmp) / f"{name}.jsonl").write_text(text, encoding="utf-8")
+            table = pa.Table.from_pylist(dicts, schema=_SCHEMA)
+            pq.write_table(table, Path(tmp) / f"{name}.parquet", compression="zstd", write_statistics=False)
+        return time.perf_counter() - t0
 
 
 def audit_scaling(sizes: list[int]) -> list[tuple[int, float]]:
@@ -161,7 +185,7 @@ def main() -> None:
         c0 = time.process_time()
         runs.append(full_compile(spec, write=not args.skip_write))
         full_cpu = min(full_cpu, time.process_time() - c0)
-    n, times = min(runs, key=lambda run: sum(run[1].values()))
+    n, times, splits = min(runs, key=lambda run: sum(run[1].values()))
     full = sum(times.values())
     print(f"examples compiled:        {n:,} (from {rendered:,} rendered questions)")
     print(f"bare rendering:           {bare:.2f} s   (Jinja's Template.render; syllabus's render: {bare_own:.2f} s)")
@@ -170,6 +194,11 @@ def main() -> None:
     print(f"same by CPU time:         {full_cpu / bare_cpu:.2f}x   ({full_cpu:.2f} / {bare_cpu:.2f} CPU-s; steadier when others share the cores)")
     for stage, secs in times.items():
         print(f"  {stage:<34} {secs:6.2f} s  {secs / bare:5.2f}x bare  {secs / n * 1e6:6.1f} us/example")
+    if not args.skip_write:
+        # The write alone already exceeds the target: is syllabus's writer the reason? The
+        # plain way (json.dumps + from_pylist) of the same rows, for comparison (one run).
+        secs = plain_write(splits)
+        print(f"  {'(write the plain way, splits only)':<34} {secs:6.2f} s  {secs / bare:5.2f}x bare  {secs / n * 1e6:6.1f} us/example")
     sizes = [s for s in (10_000, 100_000, 1_000_000) if s <= args.audit_max]
     rows = audit_scaling(sizes)
     for size, secs in rows:
