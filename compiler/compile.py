@@ -42,6 +42,9 @@ def compile_loaded(loaded: LoadedSpec, progress: Callable[[str], None] = lambda 
     splits = split(spec, library, base, operators(spec.paraphrase, library.paraphrase))
     t2 = time.perf_counter()
     progress(f"paraphrased and split into {sum(len(r) for _, r in splits.items()):,} examples in {t2 - t1:.1f} s")
+    if splits.set_aside:  # only neighbour questions are ever set aside (split.split_of)
+        progress(f"  from {len(base) - splits.set_aside:,} of the {len(base):,} questions: {splits.set_aside:,} neighbour "
+                 "questions set aside by splits.retain_share and the held-out families and neighbours")
     report = audit(splits, spec.splits.leakage)
     progress(f"leakage audit in {time.perf_counter() - t2:.1f} s")
     if report.refused:

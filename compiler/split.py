@@ -109,15 +109,16 @@ def split(spec: Spec, library: Library, base: tuple[Example, ...], ops: Operator
     """Base examples → paraphrased examples in four disjoint, balanced, id-sorted splits."""
     hp = plan(spec, library, base, ops)
     out: dict[str, list[Example]] = {"train": [], "test_paraphrase": [], "test_form": [], "test_locality": []}
-    variants = spec.paraphrase.variants
+    variants, set_aside = spec.paraphrase.variants, 0
     for ex in base:
         name = split_of(ex, hp, spec.splits, spec.seed)
         if name is None:
+            set_aside += 1
             continue
         pool = hp.train_ops if name == "train" else hp.test_ops
         out[name].extend(paraphrase(ex, pool, variants, spec.seed))
     done = {name: tuple(sorted(_balance(rows), key=lambda e: e.id)) for name, rows in out.items()}
-    return SplitSet(**done)
+    return SplitSet(**done, set_aside=set_aside)
 
 
 def train_sample(spec: Spec, train: tuple[Example, ...]) -> tuple[Example, ...]:

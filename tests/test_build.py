@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -136,3 +137,24 @@ def test_json_lines_are_json_dumps_of_each_row(prompt, reply, choices, asked, op
     for split in ("train", "test_locality"):
         want = "".join(json.dumps(e.to_row(split), ensure_ascii=False, separators=(",", ":")) + "\n" for e in rows)
         assert json_lines(split, rows, [e.content_sha for e in rows]) == want
+
+
+def test_compile_command_reports_each_stage_and_what_the_split_set_aside(tmp_path):
+    from click.testing import CliRunner
+
+    from compiler.cli import main
+
+    out = tmp_path / "b"
+    result = CliRunner().invoke(main, ["compile", str(SPECS / "blue_products.yaml"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    counts = read_build(out).manifest.counts  # the stage lines go to stderr, the summary to stdout
+    lines = result.stderr.splitlines()
+    made = int(re.fullmatch(r"expanded ([\d,]+) questions in \d+\.\d s", lines[0])[1].replace(",", ""))
+    total = sum(n for split, n in counts.items() if split != "train_sample")
+    assert lines[1].startswith(f"paraphrased and split into {total:,} examples in ")
+    used, of, aside = (int(n.replace(",", "")) for n in re.fullmatch(
+        r"  from ([\d,]+) of the ([\d,]+) questions: ([\d,]+) neighbour questions set aside by "
+        r"splits\.retain_share and the held-out families and neighbours", lines[2]).groups())
+    assert of == made and used + aside == made and aside > 0
+    assert lines[3].startswith("leakage audit in ")
+    assert result.stdout.startswith(f"built {out}")

@@ -2,7 +2,7 @@ from collections import Counter
 
 from compiler.expand import expand
 from compiler.paraphrase import operators
-from compiler.split import n_held, plan, split
+from compiler.split import n_held, plan, split, split_of
 from tests._specs import LIBRARY, small_spec
 
 
@@ -76,3 +76,12 @@ def test_retain_share_keeps_whole_families_per_neighbour():
     for k in kept:
         by_subject.setdefault(k[0], set()).add(k[1:])
     assert len({frozenset(v) for v in by_subject.values()}) > 1
+
+
+def test_set_aside_counts_the_base_questions_no_split_takes():
+    spec = small_spec(splits={"hold_out": {"forms": ["completion"]}, "retain_share": 0.4})
+    base, ops, s = _split(spec)
+    hp = plan(spec, LIBRARY, base, ops)
+    left_out = [ex for ex in base if split_of(ex, hp, spec.splits, spec.seed) is None]
+    assert s.set_aside == len(left_out) > 0
+    assert {ex.provenance.scope for ex in left_out} == {"neighbour"}  # what compile's progress line says
