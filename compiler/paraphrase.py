@@ -106,10 +106,11 @@ def _needle(op: str) -> str | None:
 
 
 @lru_cache(maxsize=None)
-def _rotation(ops: tuple[str, ...], start: int) -> tuple[tuple[str, str | None], ...]:
-    """ops from `start` round to start − 1, each with its needle: the order `_pick` tries them."""
-    order = ops[start:] + ops[:start]
-    return tuple((op, _needle(op)) for op in order)
+def _rotation(ops: tuple[str, ...], start: int) -> tuple[tuple[tuple[str, Callable, str | None], ...], bool]:
+    """ops from `start` round to start − 1, the order `_pick` tries them, each as (op, its
+    function, its needle); and whether any has a needle (prefixes and suffixes do not)."""
+    order = tuple((op, _operator(op), _needle(op)) for op in ops[start:] + ops[:start])
+    return order, any(needle is not None for _, _, needle in order)
 
 
 def _pick(start_unit: float, ops: tuple[str, ...], text: str) -> tuple[str, str] | None:
@@ -120,12 +121,12 @@ def _pick(start_unit: float, ops: tuple[str, ...], text: str) -> tuple[str, str]
     given question; a substring test rules them out before any regex runs."""
     if not ops:
         return None
-    rotation = _rotation(ops, int(start_unit * len(ops)))
-    if text.isascii():
+    rotation, needles = _rotation(ops, int(start_unit * len(ops)))
+    if needles and text.isascii():
         low = text.lower()
-        rotation = [item for item in rotation if item[1] is None or item[1] in low]
-    for op, _ in rotation:
-        out = _operator(op)(text)
+        rotation = [item for item in rotation if item[2] is None or item[2] in low]
+    for op, apply, _ in rotation:
+        out = apply(text)
         if out is not None and out != text:
             return op, out
     return None

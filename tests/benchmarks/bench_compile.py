@@ -140,8 +140,8 @@ def plain_write(splits: SplitSet) -> float:
         return time.perf_counter() - t0
 
 
-def audit_scaling(sizes: list[int]) -> list[tuple[int, float]]:
-    """Synthetic splits of n examples (¾ train, ¼ test) → audit time."""
+def audit_scaling(sizes: list[int], repeat: int = 1) -> list[tuple[int, float]]:
+    """Synthetic splits of n examples (¾ train, ¼ test) → audit time, the best of `repeat`."""
     out = []
     for n in sizes:
         prov = Provenance("r", "open", "open", "f", 0, "rule", "s", (), ())
@@ -154,9 +154,12 @@ def audit_scaling(sizes: list[int]) -> list[tuple[int, float]]:
         cut = n * 3 // 4
         test = rows[cut:]
         splits = SplitSet(tuple(rows[:cut]), tuple(test[: len(test) // 2]), tuple(test[len(test) // 2:]), ())
-        t0 = time.perf_counter()
-        audit(splits, Leakage(max_ngram_share=1.0, max_exact=10**9))
-        out.append((n, time.perf_counter() - t0))
+        best = float("inf")
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            audit(splits, Leakage(max_ngram_share=1.0, max_exact=10**9))
+            best = min(best, time.perf_counter() - t0)
+        out.append((n, best))
     return out
 
 
@@ -200,7 +203,7 @@ def main() -> None:
         secs = plain_write(splits)
         print(f"  {'(write the plain way, splits only)':<34} {secs:6.2f} s  {secs / bare:5.2f}x bare  {secs / n * 1e6:6.1f} us/example")
     sizes = [s for s in (10_000, 100_000, 1_000_000) if s <= args.audit_max]
-    rows = audit_scaling(sizes)
+    rows = audit_scaling(sizes, args.repeat)
     for size, secs in rows:
         print(f"audit {size:>9,} examples: {secs:6.2f} s   {secs / size * 1e6:6.2f} us/example")
     if len(rows) > 1:
