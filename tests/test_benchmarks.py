@@ -19,6 +19,7 @@ def test_bench_compile_prints_ratio_stages_yardstick_and_audit_growth():
     out = _run("tests/benchmarks/bench_compile.py", "--subjects", "3", "--audit-max", "100000", "--repeat", "1")
     assert re.search(r"^examples compiled: +[\d,]+ \(from [\d,]+ rendered questions\)$", out, re.M), out
     assert re.search(r"^ratio full / bare: +\d+\.\d\dx", out, re.M), out
+    assert re.search(r"^  per example rendered: +\d+\.\d\dx", out, re.M), out
     for stage in ("expand (renders)", "paraphrase + split", "audit", "write (JSONL, Parquet, manifest)"):
         assert re.search(rf"^  {re.escape(stage)} +\d+\.\d\d s +\d+\.\d\dx bare", out, re.M), (stage, out)
     assert re.search(r"^data files of the splits: \d+\.\d\d s = \d+\.\d\dx bare; the plain way .* = \d+\.\d\dx bare "

@@ -4,8 +4,9 @@
 
 Prints: examples compiled, examples/s, the ratio full compile / bare rendering (target
 ≤ 2.5×; bare = the same renders through Jinja's Template.render, and for comparison
-through syllabus's own render, which skips Template.render's copy of the globals), the
-time of each stage, the same rows written the plain way (json.dumps + Table.from_pylist)
+through syllabus's own render, which skips Template.render's copy of the globals; and,
+for context, against bare scaled to one render per compiled example), the time of each
+stage, the same rows written the plain way (json.dumps + Table.from_pylist)
 as a yardstick for syllabus's writer, and the audit's time at ~10k, ~100k and ~1M
 test+train examples (it must grow linearly: time per example roughly constant). Each
 timing is the best of --repeat runs: on a shared machine one run can be 40% slower than
@@ -198,6 +199,10 @@ def main() -> None:
     print(f"bare rendering:           {bare:.2f} s   (Jinja's Template.render; syllabus's render: {bare_own:.2f} s)")
     print(f"full compile{' (no write)' if args.skip_write else ' + write'}:   {full:.2f} s   ({n / full:,.0f} examples/s)")
     print(f"ratio full / bare:        {full / bare:.2f}x   (target <= 2.5x; {full / bare_own:.2f}x syllabus's own renders)")
+    # Paraphrase makes ~2.7 examples per rendered question by editing the rendered text, not by
+    # rendering again; were every example its own render, bare would be n × the mean render.
+    per_example = bare / rendered * n
+    print(f"  per example rendered:   {full / per_example:.2f}x   (bare scaled to one render per example: {per_example:.2f} s)")
     print(f"same by CPU time:         {full_cpu / bare_cpu:.2f}x   ({full_cpu:.2f} / {bare_cpu:.2f} CPU-s; steadier when others share the cores)")
     for stage, secs in times.items():
         print(f"  {stage:<34} {secs:6.2f} s  {secs / bare:5.2f}x bare  {secs / n * 1e6:6.1f} us/example")
