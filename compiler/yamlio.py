@@ -251,6 +251,11 @@ def read_yaml(path: Path) -> YamlDoc:
         mark = exc.problem_mark or exc.context_mark
         what = " ".join(s for s in (exc.problem, f"({exc.context})" if exc.context else "") if s)
         hint = "check the indentation (spaces only, siblings at the same depth) and quote values that contain ': ' or start with a special character"
+        lines = text.splitlines()
+        # A tab where a key starts reads "found character that cannot start any token".
+        at = lines[mark.line][mark.column : mark.column + 1] if mark and mark.line < len(lines) else ""
+        if at == "\t":
+            what = "found a tab character"
         if "tab" in what:
             hint = "indent with spaces, not tabs"
         raise SpecError([_problem(path, mark.line + 1 if mark else 0, mark.column + 1 if mark else 0, f"YAML syntax error: {what}", hint)])
