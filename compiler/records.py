@@ -116,9 +116,9 @@ class SplitSet:
     test_paraphrase: tuple[Example, ...]
     test_form: tuple[Example, ...]
     test_locality: tuple[Example, ...]
-    # Base questions no split takes (see split.split_of): seen neighbours beyond the retain
-    # share, held-out neighbours in trained families. Counted so progress can say why a
-    # build holds fewer questions than expansion made.
+    # Base questions no split takes (split.split_of), all about neighbours: a seen neighbour's
+    # families beyond the retain share or held out, a held-out neighbour's trained families.
+    # Counted so progress can say why a build holds fewer questions than expansion made.
     set_aside: int = 0
 
     def items(self) -> list[tuple[str, tuple[Example, ...]]]:
