@@ -258,8 +258,18 @@ class _RuleCheck:
             for ti, source in enumerate(rule.templates.get(form, [])):
                 _template(self.report, base + ("templates", form, ti), source, rule_scope, in_scope)
         answer_scope = Scope(frozenset({"answer", "attribute"}), {"subject": sf})
-        for ai, source in enumerate(rule.answers):
-            _template(self.report, base + ("answers", ai), source, answer_scope, in_scope)
+        for ai, source in enumerate(rule.phrasings):
+            _template(self.report, base + ("phrasings", ai), source, answer_scope, in_scope)
+        # Facts render with `value` (the subject's right answer); a neighbour fact sees only the
+        # fields every neighbour has, under `subject` and the neighbours' own slot name.
+        fact_trials = [{**t, "value": rule.value} for t in in_scope]
+        _template(self.report, base + ("facts", "rule"), rule.facts.rule,
+                  Scope(frozenset({"value", "attribute"}), {"subject": sf, rule.subject: sf}), fact_trials)
+        if neighbours and rule.neighbours is not None:
+            nf, nslot = _fields(neighbours), rule.neighbours.subject
+            trials = [{**t, "value": "x", nslot: t["subject"]} for t in self._trials(neighbours, None)]
+            _template(self.report, base + ("facts", "neighbour"), rule.facts.neighbour,
+                      Scope(frozenset({"value", "attribute"}), {"subject": nf, nslot: nf}), trials)
 
     def family_split(self, forms: list[str]) -> None:
         if self.hold_out is None:

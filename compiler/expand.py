@@ -133,12 +133,18 @@ def _render_items(spec, rule, subject, form, kind, family, t, source, right, ran
 def _make(spec, rule, subject, form, kind, family, t, prompt, answer, choices, asked, replies) -> Example:
     prov = Provenance(rule.id, form, kind, family, t, subject.scope, subject.entry.name, tuple(asked), ())
     ex_id = example_id(prov)
-    # One phrasing needs no seeded pick; ranking a single item returns it anyway.
-    phrasing = rule.answers[0] if len(rule.answers) == 1 else _ranked(spec.seed, (ex_id, "reply"), list(rule.answers))[0]
-    key = (phrasing, answer, subject.slot, subject.entry.name)
-    if key not in replies:  # a reply depends on these only: render each once (~20 µs a render)
-        reply_vars = {"answer": display(answer), "attribute": rule.attribute, "subject": subject.entry.as_vars()}
-        replies[key] = render(phrasing, reply_vars)
+    if rule.style(spec.answers) == "explained":
+        key = ("explained", kind, answer, subject.slot, subject.entry.name, *asked)
+        if key not in replies:
+            replies[key] = explained_reply(rule, subject, kind, answer, asked, replies)
+    else:
+        # One phrasing needs no seeded pick; ranking a single item returns it anyway.
+        phrasings = rule.phrasings
+        phrasing = phrasings[0] if len(phrasings) == 1 else _ranked(spec.seed, (ex_id, "reply"), list(phrasings))[0]
+        key = (phrasing, answer, subject.slot, subject.entry.name)
+        if key not in replies:  # a reply depends on these only: render each once (~20 µs a render)
+            reply_vars = {"answer": display(answer), "attribute": rule.attribute, "subject": subject.entry.as_vars()}
+            replies[key] = render(phrasing, reply_vars)
     shown = tuple(map(display, choices))
     return Example(
         id=ex_id,
@@ -149,6 +155,33 @@ def _make(spec, rule, subject, form, kind, family, t, prompt, answer, choices, a
         label=shown.index(display(answer)),
         provenance=prov,
     )
+
+
+def _fact(rule: Rule, subject: _Subject, replies: dict) -> str:
+    """The fact an explained answer states first: 'The fork should be blue' (rendered once per subject)."""
+    key = ("fact", subject.slot, subject.entry.name)
+    if key not in replies:
+        source = rule.facts.rule if subject.scope == "rule" else rule.facts.neighbour
+        text = render(source, {**subject.variables, "value": subject.answer}).strip().rstrip(".")
+        replies[key] = text[:1].upper() + text[1:]
+    return replies[key]
+
+
+def explained_reply(rule: Rule, subject: _Subject, kind: str, answer: str, asked: tuple[str, ...], replies: dict) -> str:
+    """An explained lesson's reply: the fact first, then what it decides.
+
+    open / either-or: 'The fork should be blue.' — the first option the reply names is the answer.
+    yes/no: 'The fork should be blue, so red is wrong. You ask if it is wrong: yes.' The reply
+    judges the option asked against the fact (right/wrong), then restates the question's own
+    claim in the same two words and reads the verdict off their agreement — so the polarity of
+    the question ('Is red a poor colour…?') is decided by matching words, not by a reflex."""
+    fact = _fact(rule, subject, replies)
+    if kind != "yes_no":
+        return fact + "."
+    option = asked[0]
+    judged = "right" if option.lower() == subject.answer.lower() else "wrong"
+    claim = judged if answer == "yes" else ("wrong" if judged == "right" else "right")
+    return f"{fact}, so {option} is {judged}. You ask if it is {claim}: {answer}."
 
 
 def expand(spec: Spec, library: Library) -> tuple[Example, ...]:

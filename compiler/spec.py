@@ -20,6 +20,10 @@ TEST_SPLITS = SPLITS[1:]
 SplitName = Literal["train", "test_paraphrase", "test_form", "test_locality"]
 ScoredSplit = Literal["train_sample", "test_paraphrase", "test_form", "test_locality"]
 Reading = Literal["mc", "gen"]
+# How a lesson answers. `explained`: the fact first, then the verdict ("The fork should be
+# blue, not red, so no.") — a small model can use a taught fact (compare, choose) only when
+# the answer states it before deciding. `terse`: the bare answer word ("No").
+AnswerStyle = Literal["explained", "terse"]
 
 _ID = r"^[a-z0-9][a-z0-9_-]*$"
 _SLOT = r"^[a-z_][a-z0-9_]*$"
@@ -77,6 +81,23 @@ class Neighbours(Strict):
     answer: str = Field(min_length=1, description="Template of the right answer, e.g. '{{ neighbour.color }}'.")
 
 
+class Facts(Strict):
+    """The fact an explained answer states first, as templates. Variables: `subject` (and the
+    slot's own name), `attribute`, and `value`: the right answer for that subject (the rule's
+    value in scope, the neighbour's own answer out of scope)."""
+
+    rule: str = Field(
+        "The right {{ attribute }} for the {{ subject.name }} is {{ value }}",
+        min_length=1,
+        description="Fact about an in-scope subject, e.g. 'The {{ product.name }} should be {{ value }}'.",
+    )
+    neighbour: str = Field(
+        "The right {{ attribute }} for the {{ subject.name }} is {{ value }}",
+        min_length=1,
+        description="Fact about an out-of-scope subject, e.g. 'The {{ neighbour.name }} is {{ value }}'.",
+    )
+
+
 class Rule(Strict):
     id: str = Field(pattern=_ID)
     statement: str = Field(min_length=1, description="The rule in plain words; the prompted baseline's system prompt.")
@@ -88,12 +109,20 @@ class Rule(Strict):
     templates: dict[str, list[str]] = Field(
         default_factory=dict, description="Extra rule-specific templates per form; each one is a template family."
     )
-    answers: list[str] = Field(
+    answers: AnswerStyle | None = Field(
+        None, description="How lessons answer: 'explained' (fact, then verdict) or 'terse'; default: the spec's."
+    )
+    facts: Facts = Field(default_factory=Facts, description="The facts explained answers state first.")
+    phrasings: list[str] = Field(
         default_factory=lambda: ["{{ answer }}"],
         min_length=1,
-        description="Phrasings of the assistant's reply in training; `answer` is the bare answer word.",
+        description="Terse answers only: phrasings of the assistant's reply; `answer` is the bare answer word.",
     )
     neighbours: Neighbours | None = None
+
+    def style(self, spec_default: "AnswerStyle") -> "AnswerStyle":
+        """This rule's answer style: its own, else the spec's."""
+        return self.answers or spec_default
 
 
 class Paraphrase(Strict):
@@ -230,6 +259,9 @@ class Spec(Strict):
     name: str = Field(pattern=_ID, description="Build name: build/<name>/.")
     description: str = ""
     seed: int = Field(0, ge=0)
+    answers: AnswerStyle = Field(
+        "explained", description="How lessons answer, for every rule that does not say: 'explained' or 'terse'."
+    )
     template_packs: list[str] = Field(
         default_factory=list, description="Extra template packs (folders), relative to the spec file."
     )

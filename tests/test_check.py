@@ -203,10 +203,18 @@ def test_form_kind_decides_option_or_options():
 
 
 def test_answer_phrasings_scope():
-    ok = _spec(lambda d: _rule(d).update(answers=["{{ answer }}", "{{ answer | capitalize }} for the {{ subject.name }}."]))
+    ok = _spec(lambda d: _rule(d).update(phrasings=["{{ answer }}", "{{ answer | capitalize }} for the {{ subject.name }}."]))
     assert _check(ok) == []
-    bad = _spec(lambda d: _rule(d).update(answers=["{{ answer }} {{ product.name }}"]))
-    assert _has(_errors(_check(bad)), "rules[0].answers[0]", "undefined variable 'product'")
+    bad = _spec(lambda d: _rule(d).update(phrasings=["{{ answer }} {{ product.name }}"]))
+    assert _has(_errors(_check(bad)), "rules[0].phrasings[0]", "undefined variable 'product'")
+
+
+def test_fact_templates_scope():
+    ok = _spec(lambda d: _rule(d).update(facts={"rule": "The {{ product.name }} should be {{ value }}",
+                                                "neighbour": "The {{ subject.name }} is {{ value }}"}))
+    assert _check(ok) == []
+    bad = _spec(lambda d: _rule(d).update(facts={"rule": "The {{ product.name }} is {{ option }}"}))
+    assert _has(_errors(_check(bad)), "rules[0].facts.rule", "undefined variable 'option'")
 
 
 @pytest.mark.parametrize(

@@ -341,7 +341,7 @@ def compiled(tmp_path_factory):
         "base": None,
         "more": lambda d: d["lexicon"]["product"].append({"name": "cup", "plural": "cups"}),
         "green": lambda d: d["rules"][0].update(value="green"),
-        "phrasing": lambda d: d["rules"][0].update(answers=["{{ answer }}, of course."]),
+        "phrasing": lambda d: d["rules"][0].update(facts={"rule": "The {{ subject.name }} must be {{ value }}"}),
         "no_holdout": lambda d: d["splits"]["hold_out"].update(templates=0.0, operators=0.0),
     }
     return {k: compile_spec(_spec(tmp, k, v), tmp / k).path for k, v in variants.items()}

@@ -75,7 +75,8 @@ def test_lexicon_entry_needs_a_name_and_text_forms():
 def test_defaults():
     spec = Spec.model_validate(_minimal())
     assert spec.seed == 0 and spec.template_packs == [] and spec.description == ""
-    assert spec.rules[0].answers == ["{{ answer }}"]
+    assert spec.answers == "explained" and spec.rules[0].answers is None and spec.rules[0].style("terse") == "terse"
+    assert spec.rules[0].phrasings == ["{{ answer }}"]
     assert spec.rules[0].templates == {} and spec.rules[0].neighbours is None
     assert spec.splits.hold_out == HoldOut(templates=0.3, operators=0.3, forms=[], neighbours=0.5)
     assert [type(c) for c in spec.gate.checks] == [MinAccuracy, MinAccuracy, BeatsBase, MaxDropVsBase]
