@@ -8,22 +8,23 @@ questions held out at 0.94 but yes/no at chance, or one neighbour painted blue. 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from .records import Example
-from .results import ARMS, ArmResult
+from .results import REPORT_ARMS, ArmResult
 
 MISSES_PER_SPLIT = 3
 
 
 @dataclass(frozen=True)
 class FormRow:
-    """One split × question form: n items and each arm's accuracy (None: arm not scored)."""
+    """One split × question form × reading: n items and each arm's accuracy (None: arm not scored)."""
 
     split: str
     form: str
+    reading: str
     n: int
-    acc: tuple[float | None, ...]  # in results.ARMS order: base, prompted, tuned
+    acc: tuple[float | None, ...]  # in results.REPORT_ARMS order: base, prompted, constant, tuned
 
 
 @dataclass(frozen=True)
@@ -38,20 +39,22 @@ class Miss:
 
 
 def by_form(examples: Mapping[str, tuple[Example, ...]], arms: Mapping[str, ArmResult | None],
-            reading: str = "mc") -> tuple[FormRow, ...]:
-    """{split: examples} + {arm: result} → accuracy per (split, form), splits in the given order."""
+            readings: Sequence[str] = ("mc",)) -> tuple[FormRow, ...]:
+    """{split: examples} + {arm: result} + readings → accuracy per (split, form, reading):
+    splits in the given order, forms by name, readings in the given order."""
     rows = []
     for split, items in examples.items():
-        correct = {arm: _correct(arms.get(arm), split, reading) for arm in ARMS}
         forms: dict[str, list[str]] = {}
         for ex in items:
             forms.setdefault(ex.provenance.form, []).append(ex.id)
+        correct = {(arm, rd): _correct(arms.get(arm), split, rd) for arm in REPORT_ARMS for rd in readings}
         for form, ids in sorted(forms.items()):
-            accs = []
-            for arm in ARMS:
-                got = [correct[arm][i] for i in ids if i in correct[arm]]
-                accs.append(sum(got) / len(got) if got else None)
-            rows.append(FormRow(split, form, len(ids), tuple(accs)))
+            for rd in readings:
+                accs = []
+                for arm in REPORT_ARMS:
+                    got = [correct[arm, rd][i] for i in ids if i in correct[arm, rd]]
+                    accs.append(sum(got) / len(got) if got else None)
+                rows.append(FormRow(split, form, rd, len(ids), tuple(accs)))
     return tuple(rows)
 
 

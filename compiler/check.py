@@ -14,7 +14,9 @@ that renders empty).
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Mapping, Sequence
 
 from .errors import Problem
@@ -60,7 +62,9 @@ def held_count(n: int, frac: float) -> int:
 
 
 @dataclass
-class _Report:
+class Report:
+    """Collect-all: every problem found, each located through `locate` when it is added."""
+
     locate: Locate
     problems: list[Problem] = field(default_factory=list)
 
@@ -77,8 +81,37 @@ def _fields(values: Sequence[LexEntry]) -> frozenset[str]:
     return frozenset(common)
 
 
-def _norm(text: str) -> str:
+def norm(text: str) -> str:
+    """Text → its comparable form: whitespace collapsed, case folded ('Stop  Sign' → 'stop sign')."""
     return " ".join(text.split()).casefold()
+
+
+@lru_cache(maxsize=4096)
+def _phrase_re(phrase: str) -> re.Pattern[str] | None:
+    words = phrase.split()
+    if not words:
+        return None
+    return re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, words)) + r"(?!\w)", re.IGNORECASE)
+
+
+def has_phrase(text: str, phrase: str) -> bool:
+    """Whether phrase occurs in text as whole words, ignoring case and spacing:
+    ('light blue', 'blue') → True; ('blueberry', 'blue') → False. Whole words, because
+    the gen reading finds an answer in a reply the same way (tasks.first_option)."""
+    pattern = _phrase_re(phrase)
+    return pattern is not None and pattern.search(text) is not None
+
+
+def value_clash(value: str, wrong: str) -> str | None:
+    """The rule's value and one of its distractors → how the distractor collides with it,
+    or None: equal, the value inside it ('light blue' for 'blue'), or it inside the value."""
+    if norm(wrong) == norm(value):
+        return f"is the rule's value '{value}' itself"
+    if has_phrase(wrong, value):
+        return f"contains the rule's value '{value}'"
+    if has_phrase(value, wrong):
+        return f"is part of the rule's value '{value}'"
+    return None
 
 
 def _did_you_mean(word: str, choices: Sequence[str]) -> str:
@@ -87,7 +120,7 @@ def _did_you_mean(word: str, choices: Sequence[str]) -> str:
 
 
 def _template(
-    report: _Report, path: tuple, source: str, scope: Scope, trials: Sequence[Mapping[str, object]],
+    report: Report, path: tuple, source: str, scope: Scope, trials: Sequence[Mapping[str, object]],
     *, file: str | None = None, context: str = "",
 ) -> None:
     """Static check, then a trial render per variable set; report the first failure."""
@@ -103,22 +136,22 @@ def _template(
         report.add(path, f"template{context} fails to render: {type(exc).__name__}: {exc}", "fix the expression", file=file)
 
 
-def _check_lexicon(lexicon: Mapping[str, tuple[LexEntry, ...]], report: _Report) -> None:
+def _check_lexicon(lexicon: Mapping[str, tuple[LexEntry, ...]], report: Report) -> None:
     for slot, values in lexicon.items():
         if not values:
             report.add(("lexicon", slot), f"lexicon slot '{slot}' is empty", "give it at least one value, or remove the slot")
         seen: dict[str, int] = {}
         for j, value in enumerate(values):
-            if _norm(value.name) in seen:
-                report.add(("lexicon", slot, j), f"'{value.name}' is listed twice in slot '{slot}' (first at [{seen[_norm(value.name)]}])",
+            if norm(value.name) in seen:
+                report.add(("lexicon", slot, j), f"'{value.name}' is listed twice in slot '{slot}' (first at [{seen[norm(value.name)]}])",
                            "remove the repeat: it would only duplicate examples", warn=True)
-            seen.setdefault(_norm(value.name), j)
+            seen.setdefault(norm(value.name), j)
 
 
 class _RuleCheck:
     """All checks of one rule; each method adds to the report."""
 
-    def __init__(self, i: int, rule: Rule, parts: Parts, library: Library | None, report: _Report):
+    def __init__(self, i: int, rule: Rule, parts: Parts, library: Library | None, report: Report):
         self.i, self.rule, self.lex, self.library, self.report = i, rule, parts.lexicon or {}, library, report
         self.hold_out, self.broken = parts.hold_out, parts.broken_slots
         self.base: tuple = ("rules", i)
@@ -176,7 +209,19 @@ class _RuleCheck:
 
     def distractors(self, values: tuple[LexEntry, ...]) -> None:
         rule = self.rule
-        wrong = {_norm(v.name) for v in values} - {_norm(rule.value)}
+        # A wrong answer that holds or is held by the right one makes a lesson that contradicts
+        # itself ("Is light blue a good color for the box?" — No) and a reply that names both.
+        # The value itself is only a warning: expand leaves it out of the wrong answers, so a
+        # slot shared by several rules (or a value changed to another of the slot's words) works.
+        for j, value in enumerate(values):
+            clash = value_clash(rule.value, value.name)
+            if clash:
+                same = norm(value.name) == norm(rule.value)
+                self.report.add(("lexicon", rule.distractors, j), f"'{value.name}' is a distractor (wrong answer) of rule '{rule.id}' but {clash}"
+                                + (": it is never used as a wrong answer" if same else ""),
+                                f"remove it from lexicon.{rule.distractors}, or give rules[{self.i}].distractors a slot without the rule's value",
+                                warn=same)
+        wrong = {norm(v.name) for v in values} - {norm(rule.value)}
         path = self.base + ("distractors",)
         if not wrong:
             self.report.add(path, f"distractor slot '{rule.distractors}' has no value other than the rule's value '{rule.value}'",
@@ -192,9 +237,9 @@ class _RuleCheck:
             self.report.add(self.base + ("neighbours", "subject"), f"the neighbours slot '{nslot}' is the rule's own subject slot",
                             "neighbours are out-of-scope subjects: give them a slot of their own")
             return
-        in_scope = {_norm(v.name) for v in subjects}
+        in_scope = {norm(v.name) for v in subjects}
         for j, value in enumerate(neighbours):
-            if _norm(value.name) in in_scope:
+            if norm(value.name) in in_scope:
                 self.report.add(("lexicon", nslot, j), f"'{value.name}' is a neighbour of rule '{rule.id}' (out of scope) and also one of its subjects (slot '{rule.subject}')",
                                 f"remove it from lexicon.{nslot} or from lexicon.{rule.subject}")
 
@@ -224,13 +269,13 @@ class _RuleCheck:
                 self.report.add(path, f"the answer renders empty for neighbour '{value.name}'",
                                 f"give every value of lexicon.{nslot} the field the answer reads, with a non-empty value")
                 return
-            if _norm(answer) == _norm(rule.value):
+            if norm(answer) == norm(rule.value):
                 self.report.add(path, f"neighbour '{value.name}' has the answer '{answer}', the rule's own value: it cannot show spill-over",
                                 "pick neighbours whose right answer differs from the rule's value", warn=True)
 
     def _trials(self, values: Sequence[LexEntry], slot: str | None) -> list[dict[str, object]]:
         rule = self.rule
-        wrong = next((v.name for v in self.lex.get(rule.distractors, ()) if _norm(v.name) != _norm(rule.value)), "other")
+        wrong = next((v.name for v in self.lex.get(rule.distractors, ()) if norm(v.name) != norm(rule.value)), "other")
         out = []
         for value in values[:TRIAL_VALUES]:
             variables: dict[str, object] = {"attribute": rule.attribute, "subject": value.as_vars(), "option": rule.value,
@@ -294,7 +339,7 @@ class _RuleCheck:
                             f"add neighbours to lexicon.{self.rule.neighbours.subject}, or set splits.hold_out.neighbours: 0")
 
 
-def _check_hold_out(parts: Parts, library: Library, report: _Report) -> None:
+def _check_hold_out(parts: Parts, library: Library, report: Report) -> None:
     held = parts.hold_out.forms
     known = sorted(library.forms)
     for k, form in enumerate(held):
@@ -308,7 +353,7 @@ def _check_hold_out(parts: Parts, library: Library, report: _Report) -> None:
                        f"hold out fewer forms, or add forms to rules[{i}].forms")
 
 
-def _check_gate(parts: Parts, report: _Report) -> None:
+def _check_gate(parts: Parts, report: Report) -> None:
     """Warn about gate checks that read a split the spec leaves empty (the gate would fail closed)."""
     if parts.gate is None or parts.hold_out is None or not parts.rules or parts.lexicon is None:
         return
@@ -329,7 +374,7 @@ def check_spec(spec: Spec | Parts, library: Library | None, locate: Locate) -> l
     """(spec or its valid parts, library or None if it failed to load, locate) → problems
     (errors and warnings), each located, without repeats."""
     parts = spec if isinstance(spec, Parts) else Parts.of(spec)
-    report = _Report(locate)
+    report = Report(locate)
     if parts.lexicon is not None:
         _check_lexicon(parts.lexicon, report)
     seen: dict[str, int] = {}

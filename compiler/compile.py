@@ -1,7 +1,8 @@
 """Compile: a loaded spec → splits + audit, in memory (build.py writes them).
 
-expand → split (with paraphrase) → audit. Pure: the same LoadedSpec gives the same
-CompiledBuild in any process.
+expand → split (with paraphrase) → lint → audit. Pure: the same LoadedSpec gives the
+same CompiledBuild in any process. `check_lessons` runs the stages up to the lint,
+without the audit and without writing, for `syllabus validate`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Callable
 from .audit import AuditReport, audit
 from .errors import BuildError, Problem, SpecError
 from .expand import expand
+from .lint import lint_examples
 from .loader import LoadedSpec
 from .paraphrase import operators
 from .records import Example, SplitSet
@@ -28,23 +30,52 @@ class CompiledBuild:
     audit: AuditReport
 
 
-def compile_loaded(loaded: LoadedSpec, progress: Callable[[str], None] = lambda s: None) -> CompiledBuild:
-    """LoadedSpec → CompiledBuild; BuildError (with the leaking pairs) when the audit refuses.
-    `progress` receives one line per stage with its count and time."""
-    spec, library = loaded.spec, loaded.library
-    t0 = time.perf_counter()
+def _expand(loaded: LoadedSpec) -> tuple[Example, ...]:
+    """LoadedSpec → its base examples; SpecError for a template that fails to render."""
     try:
-        base = expand(spec, library)
+        return expand(loaded.spec, loaded.library)
     except TemplateProblem as exc:  # validation checks templates statically; this is the backstop
         raise SpecError([Problem(str(loaded.path), exc.line, 0, "templates", exc.message, exc.hint)])
+
+
+def _split(loaded: LoadedSpec, base: tuple[Example, ...]) -> SplitSet:
+    spec = loaded.spec
+    return split(spec, loaded.library, base, operators(spec.paraphrase, loaded.library.paraphrase))
+
+
+def _lint(loaded: LoadedSpec, splits: SplitSet) -> None:
+    """SpecError listing every lint problem of the lessons (exit 2), or nothing."""
+    # A LoadedSpec built in memory has no positions: its problems name the file alone.
+    locate = loaded.locate or (lambda file, path: (file or str(loaded.path), 0, 0))
+    problems = lint_examples(loaded.spec, loaded.library, splits.items(), locate)
+    if problems:
+        raise SpecError(problems)
+
+
+def check_lessons(loaded: LoadedSpec) -> LoadedSpec:
+    """LoadedSpec → the same, once the lessons it compiles to pass the lint; SpecError
+    otherwise. Expands, paraphrases and splits in memory, writing nothing."""
+    _lint(loaded, _split(loaded, _expand(loaded)))
+    return loaded
+
+
+def compile_loaded(loaded: LoadedSpec, progress: Callable[[str], None] = lambda s: None) -> CompiledBuild:
+    """LoadedSpec → CompiledBuild; SpecError for broken lessons (lint.py), BuildError (with
+    the leaking pairs) when the audit refuses. `progress` receives one line per stage with
+    its count and time."""
+    spec = loaded.spec
+    t0 = time.perf_counter()
+    base = _expand(loaded)
     t1 = time.perf_counter()
     progress(f"expanded {len(base):,} questions in {t1 - t0:.1f} s")
-    splits = split(spec, library, base, operators(spec.paraphrase, library.paraphrase))
+    splits = _split(loaded, base)
     t2 = time.perf_counter()
     progress(f"paraphrased and split into {sum(len(r) for _, r in splits.items()):,} examples in {t2 - t1:.1f} s")
     if splits.set_aside:  # only neighbour questions are ever set aside (split.split_of)
         progress(f"  from {len(base) - splits.set_aside:,} of the {len(base):,} questions: {splits.set_aside:,} neighbour "
                  "questions set aside by splits.retain_share and the held-out families and neighbours")
+    _lint(loaded, splits)  # before the audit: a broken lesson is the spec's to fix, whatever leaks
+    t2 = time.perf_counter()
     report = audit(splits, spec.splits.leakage)
     progress(f"leakage audit in {time.perf_counter() - t2:.1f} s")
     if report.refused:

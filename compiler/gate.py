@@ -4,7 +4,11 @@ Pure: data in, verdict out, no IO. `pipeline.gate` reads the files and `report`
 writes them. The gate fails closed: anything it cannot evaluate soundly (a missing
 or unfinished arm, a missing metric, NaN, an empty split, item ids that do not pair
 up, an arm scored on another build) makes the verdict `incomplete` (exit 3), and
-every such case is named in `reasons`.
+every such case is named in `reasons`. The `constant` arm (constant.py) is no
+evaluation: only the checks that compare with it need it, and fail closed without it.
+
+A check that names no reading uses the spec's primary reading (Spec.primary_reading);
+`decide` resolves it first, so every result and name says which reading it used.
 
 Exit codes (DESIGN.md): 0 pass · 1 a threshold missed · 2 bad input · 3 incomplete.
 """
@@ -16,8 +20,8 @@ from dataclasses import dataclass
 from typing import Literal, Mapping, Sequence
 
 from .errors import UsageError
-from .results import ARMS, ArmResult, Score
-from .spec import BeatsBase, Check, MaxDropVsBase, MaxGap, MinAccuracy
+from .results import ARMS, REPORT_ARMS, ArmResult, Score
+from .spec import BeatsBase, BeatsConstant, BeatsPrompted, Check, MaxDropVsBase, MaxGap, MinAccuracy, Reading
 from .tasks import READINGS, SCORED_SPLITS
 
 EXIT = {"pass": 0, "fail": 1, "incomplete": 3}
@@ -125,119 +129,158 @@ def _score_problem(score: Score | None, arm: str, split: str, reading: str) -> s
     return None
 
 
+def _arm_problem(name: str, arm: ArmResult | None, build_sha: str | None) -> str | None:
+    """An arm a check can use → None; otherwise the sentence saying what is wrong with it."""
+    if arm is None:
+        if name not in ARMS:  # computed by the gate, not read from a file
+            return f"{name} arm: not computed (the gate computes it from the build: constant.constant_arm)"
+        return f"{name} arm: no evaluation result (eval/{name}.json is missing or unreadable)"
+    if arm.arm != name:
+        return f"{name} arm: the result file holds the {arm.arm!r} arm"
+    if not arm.complete:
+        why = "; ".join(arm.problems) or "complete = false"
+        return f"{name} arm: the evaluation did not finish ({why})"
+    if build_sha is not None and arm.build_sha256 != build_sha:
+        return f"{name} arm: scored on another build (build sha256 {arm.build_sha256[:12]} ≠ {build_sha[:12]})"
+    return None
+
+
 class _Checker:
-    """Evaluates checks against one set of arms; collects reasons as it goes."""
+    """Evaluates checks against one set of arms; collects reasons as it goes.
+
+    An evaluated arm (results.ARMS) that is missing or unusable makes the whole verdict
+    incomplete (`bad_arms`); the constant arm only the checks that read it (`unusable`)."""
 
     def __init__(self, arms: Mapping[str, ArmResult | None], expected: BuildRef | None):
         self.arms = arms
         self.reasons: list[str] = []
-        self.bad_arms: dict[str, str] = {}
+        self.unusable: dict[str, str] = {}
         # Without the expected build, every arm must agree with the tuned arm (or the first present).
-        present = [a for a in (arms.get("tuned"), *(arms.get(n) for n in ARMS)) if a is not None]
+        present = [a for a in (arms.get("tuned"), *(arms.get(n) for n in REPORT_ARMS)) if a is not None]
         build_sha = expected.sha256 if expected else (present[0].build_sha256 if present else None)
-        for name in ARMS:
-            arm = arms.get(name)
-            if arm is None:
-                self.bad_arms[name] = f"{name} arm: no evaluation result (eval/{name}.json is missing or unreadable)"
-            elif arm.arm != name:
-                self.bad_arms[name] = f"{name} arm: the result file holds the {arm.arm!r} arm"
-            elif not arm.complete:
-                why = "; ".join(arm.problems) or "complete = false"
-                self.bad_arms[name] = f"{name} arm: the evaluation did not finish ({why})"
-            elif build_sha is not None and arm.build_sha256 != build_sha:
-                self.bad_arms[name] = (
-                    f"{name} arm: scored on another build (build sha256 {arm.build_sha256[:12]} ≠ {build_sha[:12]})"
-                )
+        for name in REPORT_ARMS:
+            problem = _arm_problem(name, arms.get(name), build_sha)
+            if problem is not None:
+                self.unusable[name] = problem
+        self.bad_arms = {name: why for name, why in self.unusable.items() if name in ARMS}
         self.reasons.extend(self.bad_arms.values())
 
     def score(self, arm: str, split: str, reading: str) -> tuple[Score | None, str | None]:
         """(arm, split, reading) → (usable score, None) or (None, why not)."""
-        if arm in self.bad_arms:
-            return None, self.bad_arms[arm]
+        if arm in self.unusable:
+            return None, self.unusable[arm]
         result = self.arms[arm]
-        assert result is not None  # bad_arms holds every missing arm
+        assert result is not None  # unusable holds every missing arm
         score = result.score(split, reading)
         problem = _score_problem(score, arm, split, reading)
         return (None, problem) if problem else (score, None)
 
 
 def _incomplete(name: str, check: Check, threshold: float, why: str) -> CheckResult:
-    return CheckResult(name, check.kind, check.split, check.reading, None, math.nan, threshold, f"not evaluated: {why}")
+    return CheckResult(name, check.kind, check.split, _reading(check), None, math.nan, threshold, f"not evaluated: {why}")
+
+
+def _reading(check: Check) -> str:
+    """A resolved check → its reading (decide resolves every None before any check runs)."""
+    assert check.reading is not None, "decide resolves a check's reading before running it"
+    return check.reading
 
 
 def _min_accuracy(c: MinAccuracy, name: str, ck: _Checker) -> CheckResult:
-    s, why = ck.score("tuned", c.split, c.reading)
+    rd = _reading(c)
+    s, why = ck.score("tuned", c.split, rd)
     if s is None:
         return _incomplete(name, c, c.min, why or "")
     observed = s.acc if c.bound == "point" else s.wilson_low
     if not _usable(observed):
-        return _incomplete(name, c, c.min, f"tuned arm, {c.split} ({c.reading}): Wilson lower bound is {observed!r}")
+        return _incomplete(name, c, c.min, f"tuned arm, {c.split} ({rd}): Wilson lower bound is {observed!r}")
     what = "accuracy" if c.bound == "point" else "Wilson 95% lower bound of accuracy"
     ok = observed >= c.min
-    detail = f"tuned {what} on {c.split} ({c.reading}) is {observed:.3f} (n = {s.n}); needs ≥ {c.min:.3f}"
-    return CheckResult(name, c.kind, c.split, c.reading, ok, observed, c.min, detail)
+    detail = f"tuned {what} on {c.split} ({rd}) is {observed:.3f} (n = {s.n}); needs ≥ {c.min:.3f}"
+    return CheckResult(name, c.kind, c.split, rd, ok, observed, c.min, detail)
 
 
 def _max_drop(c: MaxDropVsBase, name: str, ck: _Checker) -> CheckResult:
-    t, why_t = ck.score("tuned", c.split, c.reading)
-    b, why_b = ck.score("base", c.split, c.reading)
+    rd = _reading(c)
+    t, why_t = ck.score("tuned", c.split, rd)
+    b, why_b = ck.score("base", c.split, rd)
     if t is None or b is None:
         return _incomplete(name, c, c.max, "; ".join(w for w in (why_t, why_b) if w))
     drop = b.acc - t.acc  # positive = tuned got worse than base
     ok = drop <= c.max + 1e-12  # 0.95 − 0.90 is 0.04999…; a drop equal to the limit passes
     detail = (
-        f"tuned accuracy on {c.split} ({c.reading}) is {t.acc:.3f} vs base {b.acc:.3f}: "
+        f"tuned accuracy on {c.split} ({rd}) is {t.acc:.3f} vs base {b.acc:.3f}: "
         f"a drop of {drop:+.3f}; allowed ≤ {c.max:.3f}"
     )
-    return CheckResult(name, c.kind, c.split, c.reading, ok, drop, c.max, detail)
+    return CheckResult(name, c.kind, c.split, rd, ok, drop, c.max, detail)
 
 
-def _pair(t: Score, b: Score) -> tuple[int, int, int] | str:
-    """Tuned and base samples → (n paired, b = only tuned right, c = only base right), or why not."""
-    if not t.samples or not b.samples:
-        return "no per-item records to pair tuned with base"
-    tuned, base = t.correct_by_id(), b.correct_by_id()
-    if len(tuned) != len(t.samples) or len(base) != len(b.samples):
+def _pair(t: Score, r: Score, ref: str) -> tuple[int, int, int] | str:
+    """Tuned and reference-arm samples → (n paired, b = only tuned right, c = only the reference right), or why not."""
+    if not t.samples or not r.samples:
+        return f"no per-item records to pair tuned with {ref}"
+    tuned, other = t.correct_by_id(), r.correct_by_id()
+    if len(tuned) != len(t.samples) or len(other) != len(r.samples):
         return "an item id occurs twice in the per-item records"
-    if tuned.keys() != base.keys():
-        only_t, only_b = len(tuned.keys() - base.keys()), len(base.keys() - tuned.keys())
-        return f"tuned and base were scored on different items ({only_t} only in tuned, {only_b} only in base)"
-    gains = sum(1 for i, ok in tuned.items() if ok and not base[i])
-    losses = sum(1 for i, ok in tuned.items() if base[i] and not ok)
+    if tuned.keys() != other.keys():
+        only_t, only_r = len(tuned.keys() - other.keys()), len(other.keys() - tuned.keys())
+        return f"tuned and {ref} were scored on different items ({only_t} only in tuned, {only_r} only in {ref})"
+    gains = sum(1 for i, ok in tuned.items() if ok and not other[i])
+    losses = sum(1 for i, ok in tuned.items() if other[i] and not ok)
     return len(tuned), gains, losses
 
 
-def _beats_base(c: BeatsBase, name: str, ck: _Checker) -> CheckResult:
-    t, why_t = ck.score("tuned", c.split, c.reading)
-    b, why_b = ck.score("base", c.split, c.reading)
-    if t is None or b is None:
-        return _incomplete(name, c, c.min_gain, "; ".join(w for w in (why_t, why_b) if w))
-    paired = _pair(t, b)
+def _beats(c: BeatsBase | BeatsPrompted | BeatsConstant, name: str, ck: _Checker, ref: str,
+           alpha: float | None) -> CheckResult:
+    """Tuned vs a reference arm on the items both scored: a gain of at least `min_gain`, and
+    more items won than lost (so a gain of 0 never passes); with `alpha`, also a significant
+    paired exact McNemar test. Without it the p-value is shown, not required."""
+    rd = _reading(c)
+    t, why_t = ck.score("tuned", c.split, rd)
+    r, why_r = ck.score(ref, c.split, rd)
+    if t is None or r is None:
+        return _incomplete(name, c, c.min_gain, "; ".join(w for w in (why_t, why_r) if w))
+    paired = _pair(t, r, ref)
     if isinstance(paired, str):
-        return _incomplete(name, c, c.min_gain, f"{c.split} ({c.reading}): {paired}")
+        return _incomplete(name, c, c.min_gain, f"{c.split} ({rd}): {paired}")
     n, gains, losses = paired
-    gain = (gains - losses) / n  # = tuned accuracy − base accuracy on the paired items
+    gain = (gains - losses) / n  # = tuned accuracy − the reference's on the paired items
     p = mcnemar_exact(gains, losses)
-    ok = gains > losses and p <= c.alpha and gain >= c.min_gain - 1e-12
+    ok = gains > losses and gain >= c.min_gain - 1e-12 and (alpha is None or p <= alpha)
+    needs = "> 0.000" if c.min_gain <= 0 else f"≥ {c.min_gain:.3f}"  # more won than lost is always required
+    test = f"needs ≤ {alpha:g}" if alpha is not None else "shown, not required"
     detail = (
-        f"tuned vs base on {c.split} ({c.reading}): gain {gain:+.3f} (needs ≥ {c.min_gain:.3f}); "
-        f"McNemar exact p = {p:.4g} (needs ≤ {c.alpha:g}) from {gains} items won, {losses} lost of {n}"
+        f"tuned vs {ref} on {c.split} ({rd}): gain {gain:+.3f} (needs {needs}); "
+        f"McNemar exact p = {p:.4g} ({test}) from {gains} items won, {losses} lost of {n}"
     )
-    return CheckResult(name, c.kind, c.split, c.reading, ok, gain, c.min_gain, detail)
+    return CheckResult(name, c.kind, c.split, rd, ok, gain, c.min_gain, detail)
+
+
+def _beats_base(c: BeatsBase, name: str, ck: _Checker) -> CheckResult:
+    return _beats(c, name, ck, "base", c.alpha)
+
+
+def _beats_prompted(c: BeatsPrompted, name: str, ck: _Checker) -> CheckResult:
+    return _beats(c, name, ck, "prompted", c.alpha)
+
+
+def _beats_constant(c: BeatsConstant, name: str, ck: _Checker) -> CheckResult:
+    return _beats(c, name, ck, "constant", None)
 
 
 def _max_gap(c: MaxGap, name: str, ck: _Checker) -> CheckResult:
-    tr, why_tr = ck.score("tuned", "train_sample", c.reading)
-    s, why_s = ck.score("tuned", c.split, c.reading)
+    rd = _reading(c)
+    tr, why_tr = ck.score("tuned", "train_sample", rd)
+    s, why_s = ck.score("tuned", c.split, rd)
     if tr is None or s is None:
         return _incomplete(name, c, c.max, "; ".join(w for w in (why_tr, why_s) if w))
     gap = tr.acc - s.acc
     ok = gap <= c.max + 1e-12
     detail = (
-        f"tuned accuracy on train_sample ({c.reading}) is {tr.acc:.3f} vs {s.acc:.3f} on {c.split}: "
+        f"tuned accuracy on train_sample ({rd}) is {tr.acc:.3f} vs {s.acc:.3f} on {c.split}: "
         f"a memorization gap of {gap:+.3f}; allowed ≤ {c.max:.3f}"
     )
-    return CheckResult(name, c.kind, c.split, c.reading, ok, gap, c.max, detail)
+    return CheckResult(name, c.kind, c.split, rd, ok, gap, c.max, detail)
 
 
 def _regressions(checks: Sequence[Check], baseline: BaselineVerdict, ck: _Checker) -> list[CheckResult]:
@@ -246,7 +289,7 @@ def _regressions(checks: Sequence[Check], baseline: BaselineVerdict, ck: _Checke
     Tolerance: the baseline's own sampling noise. The tuned accuracy must not fall
     below the lower end of the baseline's Wilson 95 % interval (e.g. baseline 0.92 on
     n = 100 → interval [0.850, 0.959] → this run needs ≥ 0.850)."""
-    pairs = sorted({(c.split, c.reading) for c in checks if c.split != "train_sample"},
+    pairs = sorted({(c.split, _reading(c)) for c in checks if c.split != "train_sample"},
                    key=lambda p: (SCORED_SPLITS.index(p[0]), READINGS.index(p[1])))
     out = []
     for split, reading in pairs:
@@ -270,7 +313,7 @@ def _regressions(checks: Sequence[Check], baseline: BaselineVerdict, ck: _Checke
 
 def _table(arms: Mapping[str, ArmResult | None]) -> tuple[TableRow, ...]:
     rows = []
-    for arm in ARMS:
+    for arm in REPORT_ARMS:
         result = arms.get(arm)
         if result is None:
             continue
@@ -299,7 +342,7 @@ def _gaps(arms: Mapping[str, ArmResult | None]) -> tuple[Gap, ...]:
 def _check_names(checks: Sequence[Check]) -> list[str]:
     names: list[str] = []
     for c in checks:
-        base = f"{c.kind}[{c.split},{c.reading}]"
+        base = f"{c.kind}[{c.split},{_reading(c)}]"
         name, k = base, 2
         while name in names:
             name, k = f"{base}#{k}", k + 1
@@ -307,7 +350,22 @@ def _check_names(checks: Sequence[Check]) -> list[str]:
     return names
 
 
-_RUNNERS = {"min_accuracy": _min_accuracy, "max_drop_vs_base": _max_drop, "beats_base": _beats_base, "max_gap": _max_gap}
+_RUNNERS = {
+    "min_accuracy": _min_accuracy,
+    "max_drop_vs_base": _max_drop,
+    "beats_base": _beats_base,
+    "beats_prompted": _beats_prompted,
+    "beats_constant": _beats_constant,
+    "max_gap": _max_gap,
+}
+
+
+def resolve_readings(checks: Sequence[Check], primary: Reading) -> tuple[Check, ...]:
+    """(checks, the spec's primary reading) → the same checks, each naming its reading.
+
+    E.g. {kind: min_accuracy, split: test_form, min: 0.8} in a spec whose answers are
+    explained → the same check with reading: gen."""
+    return tuple(c if c.reading is not None else c.model_copy(update={"reading": primary}) for c in checks)
 
 
 def decide(
@@ -315,9 +373,11 @@ def decide(
     arms: Mapping[str, ArmResult | None],
     baseline: BaselineVerdict | None = None,
     build: BuildRef | None = None,
+    primary_reading: Reading = "mc",
 ) -> Verdict:
     """(the spec's checks, arm → result or None when its file is missing, last release's
-    verdict, the build the run should have been scored on) → Verdict.
+    verdict, the build the run should have been scored on, the reading of checks that name
+    none: Spec.primary_reading()) → Verdict.
 
     Never raises on any ArmResult. Raises UsageError (exit 2) for one bad input only:
     a baseline that is the verdict of another build (a different spec name)."""
@@ -326,6 +386,7 @@ def decide(
             f"--baseline is the verdict of build {baseline.build_name!r}, but this run is of build "
             f"{build.name!r}; pass the verdict.json of the last release of {build.name!r}"
         )
+    checks = resolve_readings(checks, primary_reading)
     ck = _Checker(arms, build)
     results = [_RUNNERS[c.kind](c, name, ck) for c, name in zip(checks, _check_names(checks))]
     if baseline is not None:

@@ -76,6 +76,9 @@ class ParaphraseLexicon:
     synonyms: tuple[tuple[str, tuple[str, ...]], ...]
     prefixes: tuple[str, ...]
     suffixes: tuple[str, ...]
+    # (operator id, pack file, path in it) of the entry that first added each operator, so
+    # a lint problem about an operator points at the line that wrote it.
+    origins: tuple[tuple[str, str, tuple], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,18 @@ def _load_pack(pack: Path) -> tuple[dict[str, Form], ParaphraseFile]:
     return forms, para
 
 
+def _origins(path: Path, para: ParaphraseFile) -> dict[str, tuple[str, tuple]]:
+    """One pack's paraphrase file → operator id → (that file, the entry's path in it)."""
+    out: dict[str, tuple[str, tuple]] = {}
+    for word, syns in para.synonyms.items():
+        for k, syn in enumerate(syns):
+            out.setdefault(f"syn:{word}>{syn}", (str(path), ("synonyms", word, k)))
+    for key, kind in (("prefixes", "prefix"), ("suffixes", "suffix")):
+        for k, text in enumerate(getattr(para, key)):
+            out.setdefault(f"{kind}:{text}", (str(path), (key, k)))
+    return out
+
+
 @lru_cache(maxsize=32)
 def load_library(packs: tuple[Path, ...] = ()) -> Library:
     """(extra pack folders) → Library: built-in pack first, later packs override forms
@@ -103,14 +118,17 @@ def load_library(packs: tuple[Path, ...] = ()) -> Library:
     synonyms: dict[str, list[str]] = {}
     prefixes: list[str] = []
     suffixes: list[str] = []
+    origins: dict[str, tuple[str, tuple]] = {}
     for pack in (BUILTIN_PACK, *packs):
         pack_forms, para = _load_pack(pack)
         forms.update(pack_forms)
+        origins = {**_origins(pack / "paraphrase.yaml", para), **origins}  # the first pack to add one keeps it
         for word, syns in para.synonyms.items():
             synonyms.setdefault(word, []).extend(s for s in syns if s not in synonyms.get(word, []))
         prefixes += [p for p in para.prefixes if p not in prefixes]
         suffixes += [s for s in para.suffixes if s not in suffixes]
     lexicon = ParaphraseLexicon(
-        tuple((w, tuple(s)) for w, s in sorted(synonyms.items())), tuple(prefixes), tuple(suffixes)
+        tuple((w, tuple(s)) for w, s in sorted(synonyms.items())), tuple(prefixes), tuple(suffixes),
+        tuple((op, file, path) for op, (file, path) in origins.items()),
     )
     return Library(dict(sorted(forms.items())), lexicon)

@@ -10,7 +10,7 @@ still checked, so one run shows everything that is wrong.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,9 @@ class LoadedSpec:
     source_sha256: str  # sha256 hex of the file bytes
     library: Library  # built-in templates + the spec's template_packs
     warnings: tuple[Problem, ...]
+    # Positions in the spec and its pack files, for problems found after loading (lint.py).
+    # None for a LoadedSpec built in memory: its problems then name the file alone.
+    locate: Locate | None = field(default=None, compare=False, repr=False)
 
 
 _LEXICON = TypeAdapter(dict[str, list[LexValue]])
@@ -197,4 +200,4 @@ def load_spec(path: Path) -> LoadedSpec:
     if errors or spec is None or library is None:
         raise SpecError(errors or problems)
     warnings = tuple(sorted(problems, key=lambda p: (p.file, p.line, p.col, p.field, p.message)))
-    return LoadedSpec(spec, path, doc.text, doc.sha256, library, warnings)
+    return LoadedSpec(spec, path, doc.text, doc.sha256, library, warnings, locate)

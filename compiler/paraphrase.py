@@ -4,6 +4,10 @@ An operator is one named, reversible-in-spirit change: `syn:best>ideal` (a synon
 `prefix:Quick question: `, `suffix: Thanks!`, `front` (move a trailing "for the X" to
 the front). Variants keep everything but the prompt (answer, choices, family) and
 record their operators in provenance, so the split can hold whole operators out.
+
+An operator that cannot apply to a question returns None and the next one is tried:
+a suffix only follows a question that ends a sentence (?, . or !), since after "…the
+ideal color for the box is" it would read as the answer. `lint.py` checks the result.
 """
 
 from __future__ import annotations
@@ -52,6 +56,15 @@ def _word_re(word: str) -> re.Pattern[str]:
     return re.compile(rf"\b{re.escape(word)}\b", re.IGNORECASE)
 
 
+SENTENCE_END = ("?", ".", "!")
+
+
+def ends_sentence(text: str) -> bool:
+    """Whether a prompt ends a sentence, so a closer (" Thanks!") can follow it:
+    "Which color?" → True; "Complete the sentence: the box is" → False."""
+    return text.rstrip().endswith(SENTENCE_END)
+
+
 _FRONT = re.compile(r"^(?P<head>\S+(?: \S+){2,}?) (?P<pp>for (?:the |our |a )?[^,:?\-]+)\?$")
 
 
@@ -81,7 +94,7 @@ def _operator(op: str) -> Callable[[str], str | None]:
         return lambda text: prefix + text
     if op.startswith("suffix:"):
         suffix = op[7:]
-        return lambda text: text + suffix
+        return lambda text: text + suffix if ends_sentence(text) else None
     if op == "front":
         return _front
     raise ValueError(f"unknown paraphrase operator {op!r}")

@@ -16,10 +16,11 @@ from .errors import Problem
 
 
 def validate(spec_path: Path) -> tuple[Problem, ...]:
-    """spec file → its warnings; raises SpecError listing every error."""
+    """spec file → its warnings; raises SpecError listing every error, the lessons' lint included."""
+    from .compile import check_lessons
     from .loader import load_spec
 
-    return load_spec(spec_path).warnings
+    return check_lessons(load_spec(spec_path)).warnings
 
 
 @dataclass(frozen=True)
@@ -178,20 +179,22 @@ def _training_facts(meta: dict) -> tuple[tuple[str, str], ...]:
 
 
 def gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
-    """runs/<id>/ → verdict.json + reports; (verdict table, exit code).
+    """runs/<id>/ → eval/constant.json, verdict.json + reports; (verdict table, exit code).
 
     Not a folder, or a run.json without its build → UsageError (2); no eval/ or no
     run.json → EvalIncomplete (3). A missing or unreadable arm file is the gate's to
-    judge: the verdict is written and says "incomplete" (3)."""
+    judge: the verdict is written and says "incomplete" (3). The constant arm is computed
+    here from the build (after its sha256 matched run.json's), never read back."""
     import json
 
     from .breakdown import by_form, misses
     from .buildio import read_build, read_split
+    from .constant import constant_arm
     from .errors import EvalIncomplete, UsageError
     from .gate import BuildRef, decide
     from .report import ReportContext, RuleInfo, read_baseline, render_text, write_reports
-    from .results import ARMS, read_arm
-    from .tasks import report_order
+    from .results import ARMS, read_arm, write_arm
+    from .tasks import READINGS, report_order
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -220,13 +223,18 @@ def gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
             arms[arm] = read_arm(run_dir / "eval" / f"{arm}.json")
         except (OSError, ValueError, KeyError, TypeError):
             arms[arm] = None  # the gate names it and fails closed
+    arms["constant"] = constant_arm(build)  # a damaged data file makes it incomplete: its checks fail closed
+    write_arm(arms["constant"], run_dir / "eval" / "constant.json")  # so a user can see what each item got
     base = read_baseline(baseline) if baseline is not None else None
     try:  # the per-form breakdown is extra: a damaged data file must not stop the verdict being written
         scored = {split: read_split(build, split) for split in report_order(build.manifest.tasks)}
     except (UsageError, OSError, ValueError, KeyError, TypeError):
         scored = {}
     ref = BuildRef(build.manifest.name, build.manifest.sha256)
-    verdict = decide(build.spec.gate.checks, arms, base, ref)
+    primary = build.spec.primary_reading()
+    verdict = decide(build.spec.gate.checks, arms, base, ref, primary)
+    readings = [r for r in READINGS if r in build.spec.eval.readings]
+    missed_in = primary if primary in readings else readings[0]  # the reading the checks mostly use
     tuned = arms.get("tuned")
     named = meta.get("model", {}).get("name") if isinstance(meta.get("model"), dict) else None
     model = named if isinstance(named, str) else (tuned.model if tuned else build.spec.train.model)
@@ -239,8 +247,9 @@ def gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
         description=build.spec.description,
         counts=tuple(build.manifest.counts.items()),
         training=_training_facts(meta),
-        by_form=by_form(scored, arms),
-        misses=misses({s: rows for s, rows in scored.items() if s != "train_sample"}, arms.get("tuned")),
+        by_form=by_form(scored, arms, readings),
+        misses=misses({s: rows for s, rows in scored.items() if s != "train_sample"}, arms.get("tuned"), missed_in),
+        primary_reading=primary,
     )
     paths = write_reports(verdict, context, run_dir)
     return render_text(verdict, context) + "\nreports: " + ", ".join(str(p) for p in paths.values()), verdict.exit_code

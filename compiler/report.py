@@ -1,7 +1,8 @@
 """Verdict → the files a person and a CI system read, in runs/<id>/.
 
-  report.md          verdict line first, checks ✓/✗, accuracy per arm with Wilson 95 %
-                     intervals, memorization gap, the build (fits a job summary / PR comment)
+  report.md          verdict line first, checks ✓/✗, accuracy per arm (base, prompted, constant,
+                     tuned) and reading with Wilson 95 % intervals, memorization gap, accuracy
+                     per question form, the build (fits a job summary / PR comment)
   report.html        self-contained: the same content plus a chart (inline PNG, Agg)
   verdict.json       stable schema (SCHEMA below), deterministic; the next release's --baseline
   junit.xml          one testcase per check: a miss is a <failure>, not evaluated an <error>
@@ -28,7 +29,7 @@ from . import __version__
 from .breakdown import FormRow, Miss
 from .errors import UsageError
 from .gate import BaselineVerdict, BuildRef, TableRow, Verdict
-from .results import ARMS
+from .results import REPORT_ARMS
 from .tasks import READINGS, SCORED_SPLITS
 
 SCHEMA = 1
@@ -58,6 +59,7 @@ class ReportContext:
     training: tuple[tuple[str, str], ...] = ()  # hyperparameters etc., for the model card
     by_form: tuple[FormRow, ...] = ()  # accuracy per split × question form (mc)
     misses: tuple[Miss, ...] = ()  # a few held-out questions the tuned model got wrong
+    primary_reading: str = ""  # the reading of checks that name none (Spec.primary_reading); "" = not known
     created_with: str = f"syllabus {__version__}"
 
 
@@ -70,8 +72,12 @@ def _num(x: float) -> float | None:
     return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None
 
 
+def _row(verdict: Verdict, arm: str, split: str, reading: str) -> TableRow | None:
+    return next((r for r in verdict.table if (r.arm, r.split, r.reading) == (arm, split, reading)), None)
+
+
 def _cell(verdict: Verdict, arm: str, split: str, reading: str) -> str:
-    row = next((r for r in verdict.table if (r.arm, r.split, r.reading) == (arm, split, reading)), None)
+    row = _row(verdict, arm, split, reading)
     if row is None:
         return "—"
     return f"{_f(row.acc)} [{_f(row.wilson_low, 2)}, {_f(row.wilson_high, 2)}] n={row.n}"
@@ -92,9 +98,27 @@ def _summary_line(verdict: Verdict) -> str:
 # ---------------------------------------------------------------- text and Markdown
 
 
+def _text_scores(verdict: Verdict) -> list[str]:
+    """Verdict → the accuracy table of the terminal: one line per split × reading, one column per arm."""
+    keys = _score_keys(verdict)
+    if not keys:
+        return []
+    split_w = max(len("split"), *(len(s) for s, _ in keys))
+    head = f"  {'split':<{split_w}}  reading  " + "  ".join(f"{a:>8}" for a in REPORT_ARMS) + "       n"
+    lines = [head]
+    for split, reading in keys:
+        rows = [_row(verdict, a, split, reading) for a in REPORT_ARMS]
+        accs = "  ".join(f"{_f(r.acc) if r else '—':>8}" for r in rows)
+        n = next((r.n for r in reversed(rows) if r is not None), 0)  # the tuned arm's n when it has one
+        lines.append(f"  {split:<{split_w}}  {reading:<7}  {accs}  {n:>6}")
+    return lines
+
+
 def render_text(verdict: Verdict, context: ReportContext) -> str:
-    """Verdict → the terminal table: one line per check with PASS/FAIL and numbers, then the verdict."""
+    """Verdict → the terminal view: accuracy per split × reading for every arm, one line per
+    check with PASS/FAIL and numbers, then the verdict."""
     lines = [f"syllabus gate: build {context.build.name} ({context.build.sha256[:12]}), run {context.run_id}"]
+    lines += _text_scores(verdict)
     width = max((len(c.name) for c in verdict.checks), default=0)
     for c in verdict.checks:
         nums = f"{_f(c.observed):>6} vs {_f(c.threshold):>6}"
@@ -114,13 +138,16 @@ def render_markdown(verdict: Verdict, context: ReportContext) -> str:
     out.append(f"{_summary_line(verdict)}.")
     if verdict.reasons:
         out += [""] + [f"- {_md_escape(r)}" for r in verdict.reasons]
-    out += ["", "### Checks", "", "| | check | observed | threshold | detail |", "|---|---|---|---|---|"]
+    out += ["", "### Checks", ""]
+    if context.primary_reading:
+        out += [_reading_note(context.primary_reading), ""]
+    out += ["| | check | observed | threshold | detail |", "|---|---|---|---|---|"]
     for c in verdict.checks:
         out.append(f"| {_MARK[c.passed]} | `{c.name}` | {_f(c.observed)} | {_f(c.threshold)} | {_md_escape(c.detail)} |")
-    out += ["", "### Accuracy per split (Wilson 95% interval)", "", "| split | reading | " + " | ".join(ARMS) + " |",
-            "|---|---|" + "---|" * len(ARMS)]
+    out += ["", "### Accuracy per split (Wilson 95% interval)", "", _ARMS_NOTE, "",
+            "| split | reading | " + " | ".join(REPORT_ARMS) + " |", "|---|---|" + "---|" * len(REPORT_ARMS)]
     for split, reading in _score_keys(verdict):
-        cells = " | ".join(_cell(verdict, arm, split, reading) for arm in ARMS)
+        cells = " | ".join(_cell(verdict, arm, split, reading) for arm in REPORT_ARMS)
         out.append(f"| {split} | {reading} | {cells} |")
     out += ["", "### Memorization gap (tuned: train_sample − split)", ""]
     if verdict.gaps:
@@ -129,9 +156,10 @@ def render_markdown(verdict: Verdict, context: ReportContext) -> str:
     else:
         out.append("Not available: the tuned arm has no train_sample score.")
     if context.by_form:
-        out += ["", "### Accuracy by question form (mc)", "", "| split | form | n | " + " | ".join(ARMS) + " |",
-                "|---|---|---|" + "---|" * len(ARMS)]
-        out += [f"| {r.split} | {r.form} | {r.n} | " + " | ".join(_f_opt(a) for a in r.acc) + " |" for r in context.by_form]
+        out += ["", "### Accuracy by question form", "", "| split | form | reading | n | " + " | ".join(REPORT_ARMS) + " |",
+                "|---|---|---|---|" + "---|" * len(REPORT_ARMS)]
+        out += [f"| {r.split} | {r.form} | {r.reading} | {r.n} | " + " | ".join(_f_opt(a) for a in r.acc) + " |"
+                for r in context.by_form]
     if context.misses:
         out += ["", "### Some held-out questions the tuned model missed", "",
                 "| split | form | question | answer | tuned reply |", "|---|---|---|---|---|"]
@@ -143,6 +171,17 @@ def render_markdown(verdict: Verdict, context: ReportContext) -> str:
 
 def _f_opt(x: float | None) -> str:
     return "–" if x is None else _f(x)
+
+
+# What the columns are; the constant arm is no model, so say what it does.
+_ARMS_NOTE = ("base: the model as it is · prompted: base with the rules as a system prompt · constant: no model, "
+              "every item answered with the rule's value (yes/no: train's majority verdict) · tuned: base + the adapter. "
+              "Readings: mc = multiple-choice log-likelihood, gen = greedy reply.")
+
+
+def _reading_note(primary: str) -> str:
+    why = "its rules' answers are explained" if primary == "gen" else "no rule's answers are explained"
+    return f"A check that names no reading uses the spec's primary reading, {primary} ({why})."
 
 
 def _build_lines(context: ReportContext, code: str) -> list[str]:
@@ -162,7 +201,7 @@ def _build_lines(context: ReportContext, code: str) -> list[str]:
 
 
 def _chart_png(verdict: Verdict) -> bytes | None:
-    """Grouped bars (base / prompted / tuned) per split with Wilson error bars, one panel per reading."""
+    """Grouped bars (base / prompted / constant / tuned) per split with Wilson error bars, one panel per reading."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # Agg: no display, no global pyplot state
     from matplotlib.figure import Figure
 
@@ -172,26 +211,27 @@ def _chart_png(verdict: Verdict) -> bytes | None:
     fig = Figure(figsize=(4.2 * len(readings) + 0.6, 3.4), dpi=100)
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(readings), squeeze=False)[0]
-    colors = {"base": "#9aa5b1", "prompted": "#f0b429", "tuned": "#2f80ed"}
+    colors = {"base": "#9aa5b1", "prompted": "#f0b429", "constant": "#c3a6e8", "tuned": "#2f80ed"}
+    width = 0.8 / len(REPORT_ARMS)
     for ax, reading in zip(axes, readings):
         splits = [s for s in SCORED_SPLITS if any(r.split == s and r.reading == reading for r in verdict.table)]
-        for i, arm in enumerate(ARMS):
+        for i, arm in enumerate(REPORT_ARMS):
             xs, ys, lo, hi = [], [], [], []
             for j, split in enumerate(splits):
-                row = next((r for r in verdict.table if (r.arm, r.split, r.reading) == (arm, split, reading)), None)
+                row = _row(verdict, arm, split, reading)
                 if row is None or not all(math.isfinite(v) for v in (row.acc, row.wilson_low, row.wilson_high)):
                     continue
-                xs.append(j + (i - 1) * 0.27)  # three bars of width 0.27 centred on the split
+                xs.append(j + (i - (len(REPORT_ARMS) - 1) / 2) * width)  # the arms' bars centred on the split
                 ys.append(row.acc)
                 lo.append(max(0.0, row.acc - row.wilson_low))
                 hi.append(max(0.0, row.wilson_high - row.acc))
-            ax.bar(xs, ys, width=0.27, color=colors[arm], label=arm, yerr=[lo, hi], capsize=3)
+            ax.bar(xs, ys, width=width, color=colors[arm], label=arm, yerr=[lo, hi], capsize=3)
         ax.set_xticks(range(len(splits)), [s.replace("test_", "") for s in splits])
         ax.set_ylim(0, 1.05)
         ax.set_title(f"accuracy ({reading})")
         ax.grid(axis="y", alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=len(ARMS), fontsize=8, frameon=False)
+    fig.legend(handles, labels, loc="upper center", ncol=len(REPORT_ARMS), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 0.92))  # leave the top strip to the legend, clear of the bars
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})  # no version stamp: same verdict, same bytes
@@ -202,7 +242,7 @@ def render_html(verdict: Verdict, context: ReportContext) -> str:
     e = html.escape
     png = _chart_png(verdict)
     chart = (
-        f'<img alt="accuracy per split: base, prompted, tuned with Wilson 95% intervals" '
+        f'<img alt="accuracy per split: base, prompted, constant, tuned with Wilson 95% intervals" '
         f'src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
         if png else "<p>No scores to chart.</p>"
     )
@@ -212,7 +252,8 @@ def render_html(verdict: Verdict, context: ReportContext) -> str:
         for c in verdict.checks
     )
     scores = "".join(
-        f"<tr><td>{e(s)}</td><td>{e(r)}</td>" + "".join(f"<td>{e(_cell(verdict, a, s, r))}</td>" for a in ARMS) + "</tr>"
+        f"<tr><td>{e(s)}</td><td>{e(r)}</td>" + "".join(f"<td>{e(_cell(verdict, a, s, r))}</td>" for a in REPORT_ARMS)
+        + "</tr>"
         for s, r in _score_keys(verdict)
     )
     gaps = "".join(
@@ -221,7 +262,8 @@ def render_html(verdict: Verdict, context: ReportContext) -> str:
         for g in verdict.gaps
     ) or '<tr><td colspan="5">Not available: the tuned arm has no train_sample score.</td></tr>'
     forms = "".join(
-        f"<tr><td>{e(r.split)}</td><td>{e(r.form)}</td><td>{r.n}</td>" + "".join(f"<td>{_f_opt(a)}</td>" for a in r.acc)
+        f"<tr><td>{e(r.split)}</td><td>{e(r.form)}</td><td>{e(r.reading)}</td><td>{r.n}</td>"
+        + "".join(f"<td>{_f_opt(a)}</td>" for a in r.acc)
         + "</tr>" for r in context.by_form
     )
     missed = "".join(
@@ -229,12 +271,13 @@ def render_html(verdict: Verdict, context: ReportContext) -> str:
         for m in context.misses
     )
     extra = (
-        (f"<h2>Accuracy by question form (mc)</h2><table><tr><th>split</th><th>form</th><th>n</th>"
-         f'{"".join(f"<th>{a}</th>" for a in ARMS)}</tr>{forms}</table>' if forms else "")
+        (f"<h2>Accuracy by question form</h2><table><tr><th>split</th><th>form</th><th>reading</th><th>n</th>"
+         f'{"".join(f"<th>{a}</th>" for a in REPORT_ARMS)}</tr>{forms}</table>' if forms else "")
         + ("<h2>Some held-out questions the tuned model missed</h2><table><tr><th>split</th><th>form</th>"
            f"<th>question</th><th>answer</th><th>tuned reply</th></tr>{missed}</table>" if missed else "")
     )
     reasons = "".join(f"<li>{e(r)}</li>" for r in verdict.reasons)
+    note = f"<p>{e(_reading_note(context.primary_reading))}</p>" if context.primary_reading else ""
     build = "".join(f"<li>{e(line)}</li>" for line in _build_lines(context, code=""))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>syllabus gate: {e(context.build.name)}</title>
@@ -245,9 +288,9 @@ tr.ok td:first-child{{color:#18794e}}tr.bad td:first-child{{color:#c62828}}tr.na
 <body>
 <h1 class="verdict-{verdict.status}">{e(_HEAD[verdict.status])}: syllabus gate for {e(context.build.name)} (exit {verdict.exit_code})</h1>
 <p>{e(_summary_line(verdict))}.</p><ul>{reasons}</ul>
-<h2>Checks</h2><table><tr><th></th><th>check</th><th>observed</th><th>threshold</th><th>detail</th></tr>{rows}</table>
-<h2>Accuracy per split (Wilson 95% interval)</h2>{chart}
-<table><tr><th>split</th><th>reading</th>{"".join(f"<th>{a}</th>" for a in ARMS)}</tr>{scores}</table>
+<h2>Checks</h2>{note}<table><tr><th></th><th>check</th><th>observed</th><th>threshold</th><th>detail</th></tr>{rows}</table>
+<h2>Accuracy per split (Wilson 95% interval)</h2>{chart}<p>{e(_ARMS_NOTE)}</p>
+<table><tr><th>split</th><th>reading</th>{"".join(f"<th>{a}</th>" for a in REPORT_ARMS)}</tr>{scores}</table>
 <h2>Memorization gap (tuned: train_sample − split)</h2>
 <table><tr><th>split</th><th>reading</th><th>train_sample</th><th>split</th><th>gap</th></tr>{gaps}</table>
 {extra}
@@ -345,9 +388,10 @@ def render_model_card(verdict: Verdict, context: ReportContext) -> str:
     body += ["", f"## Evaluation: {verdict.status.upper()} (exit {verdict.exit_code})", "",
              "Accuracy with Wilson 95% interval. The `test_` splits were held out of training "
              "(new phrasings, a new question form, out-of-scope subjects); `train_sample` is a sample "
-             "of the lessons, to show memorization.", "",
-             "| split | reading | " + " | ".join(ARMS) + " |", "|---|---|" + "---|" * len(ARMS)]
-    body += [f"| {s} | {r} | " + " | ".join(_cell(verdict, a, s, r) for a in ARMS) + " |" for s, r in _score_keys(verdict)]
+             "of the lessons, to show memorization.", "", _ARMS_NOTE, "",
+             "| split | reading | " + " | ".join(REPORT_ARMS) + " |", "|---|---|" + "---|" * len(REPORT_ARMS)]
+    body += [f"| {s} | {r} | " + " | ".join(_cell(verdict, a, s, r) for a in REPORT_ARMS) + " |"
+             for s, r in _score_keys(verdict)]
     body += ["", "Gate checks:", ""] + [f"- {_MARK[c.passed]} `{c.name}`: {c.detail}" for c in verdict.checks]
     if context.training:
         body += ["", "## Training", ""] + [f"- {k}: {v}" for k, v in context.training]

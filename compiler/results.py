@@ -1,7 +1,9 @@
 """Evaluation results: what `evaluate` writes and `gate` reads (runs/<id>/eval/<arm>.json).
 
 Arms: `base` (the model as it is), `prompted` (base with the rules' statements as a
-system prompt), `tuned` (base + the LoRA adapter). Readings: `mc` (multiple-choice
+system prompt), `tuned` (base + the LoRA adapter), all three scored by lm-eval; and
+`constant` (constant.py: every item answered with one fixed answer that never reads the
+question), computed from the build's data by the gate. Readings: `mc` (multiple-choice
 log-likelihood) and `gen` (a short greedy reply whose first option word must be the
 right one). Scored splits: `train_sample`, `test_paraphrase`, `test_form`, `test_locality`.
 """
@@ -14,8 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-Arm = Literal["base", "prompted", "tuned"]
+Arm = Literal["base", "prompted", "constant", "tuned"]
+# The arms lm-eval scores into runs/<id>/eval/<arm>.json: a run lacking one is incomplete.
 ARMS: tuple[Arm, ...] = ("base", "prompted", "tuned")
+# Every arm a verdict shows, in report column order: the baselines, then the tuned model.
+# `constant` is no model: the gate computes it from the build (constant.py).
+REPORT_ARMS: tuple[Arm, ...] = ("base", "prompted", "constant", "tuned")
 
 
 def wilson_interval(correct: int, n: int, z: float = 1.959964) -> tuple[float, float]:

@@ -208,11 +208,20 @@ class Eval(Strict):
     max_gen_tokens: int = Field(16, ge=1, le=256)
 
 
+def _reading() -> Any:
+    # A field of its own per check class: pydantic keeps one FieldInfo per field.
+    return Field(
+        None,
+        description="'mc' (multiple-choice log-likelihood) or 'gen' (greedy reply); default: the spec's primary "
+        "reading, 'gen' when any rule's answers are explained (the verdict follows the stated fact), else 'mc'.",
+    )
+
+
 class MinAccuracy(Strict):
     kind: Literal["min_accuracy"]
     split: ScoredSplit
     min: float = Field(ge=0.0, le=1.0)
-    reading: Reading = "mc"
+    reading: Reading | None = _reading()
     bound: Literal["point", "wilson_lower"] = "point"
 
 
@@ -220,7 +229,7 @@ class MaxDropVsBase(Strict):
     kind: Literal["max_drop_vs_base"]
     split: ScoredSplit
     max: float = Field(ge=0.0, le=1.0)
-    reading: Reading = "mc"
+    reading: Reading | None = _reading()
 
 
 class BeatsBase(Strict):
@@ -228,17 +237,42 @@ class BeatsBase(Strict):
     split: ScoredSplit
     min_gain: float = Field(0.0, ge=-1.0, le=1.0)
     alpha: float = Field(0.05, gt=0.0, lt=1.0, description="Significance of the paired McNemar test, tuned vs base.")
-    reading: Reading = "mc"
+    reading: Reading | None = _reading()
+
+
+class BeatsPrompted(Strict):
+    """The tuned model must beat the base model given the rules as a system prompt: else a
+    prompt would do, and the adapter is not worth shipping."""
+
+    kind: Literal["beats_prompted"]
+    split: ScoredSplit
+    min_gain: float = Field(0.0, ge=-1.0, le=1.0)
+    alpha: float = Field(0.05, gt=0.0, lt=1.0, description="Significance of the paired McNemar test, tuned vs prompted.")
+    reading: Reading | None = _reading()
+
+
+class BeatsConstant(Strict):
+    """The tuned model must beat always giving the rule's answer (the `constant` arm): else
+    it may have learned a reflex ("Blue" to everything), not the rule."""
+
+    kind: Literal["beats_constant"]
+    split: ScoredSplit
+    min_gain: float = Field(
+        0.0, ge=0.0, le=1.0, description="Accuracy the tuned model needs above the constant answer's; 0: any gain."
+    )
+    reading: Reading | None = _reading()
 
 
 class MaxGap(Strict):
     kind: Literal["max_gap"]
     split: ScoredSplit = Field(description="Held-out split compared with train_sample.")
     max: float = Field(ge=0.0, le=1.0)
-    reading: Reading = "mc"
+    reading: Reading | None = _reading()
 
 
-Check = Annotated[Union[MinAccuracy, MaxDropVsBase, BeatsBase, MaxGap], Field(discriminator="kind")]
+Check = Annotated[
+    Union[MinAccuracy, MaxDropVsBase, BeatsBase, BeatsPrompted, BeatsConstant, MaxGap], Field(discriminator="kind")
+]
 
 
 def _default_checks() -> list[Check]:
@@ -272,6 +306,12 @@ class Spec(Strict):
     train: Train = Field(default_factory=Train)
     eval: Eval = Field(default_factory=Eval)
     gate: Gate = Field(default_factory=Gate)
+
+    def primary_reading(self) -> Reading:
+        """The reading a gate check without one uses: 'gen' when any rule's answers are
+        explained (the lessons teach a reply that states the fact, then decides, so the
+        reply is what was taught), else 'mc'."""
+        return "gen" if any(r.style(self.answers) == "explained" for r in self.rules) else "mc"
 
     @model_validator(mode="after")
     def _unique_rule_ids(self) -> "Spec":

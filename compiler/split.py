@@ -3,7 +3,8 @@
 | split           | built from                                                        |
 | train           | seen forms × seen families × train operators; seen neighbours (retain) |
 | test_paraphrase | seen forms × held-out families, held-out operators                |
-| test_form       | held-out forms (every family), held-out operators                 |
+| test_form       | held-out forms (every family), held-out operators: in-scope subjects |
+|                 | and, as many, seen neighbours (a constant answer cannot pass it)  |
 | test_locality   | held-out neighbours × held-out families, held-out operators       |
 
 A (neighbour, family) pair that fits no row (a held-out neighbour in a seen family)
@@ -14,7 +15,7 @@ example, so no family, form or neighbour can reach both sides.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .library import Library
 from .paraphrase import Operators, paraphrase
@@ -43,6 +44,9 @@ class HoldoutPlan:
     neighbours: frozenset[tuple[str, str]]  # (rule, neighbour name) held out
     train_ops: Operators
     test_ops: Operators
+    # Share of seen neighbours' (neighbour, family) pairs in held-out forms that go to test_form,
+    # per rule: as many out-of-scope questions as in-scope ones (12 in / 72 out → 1/6).
+    form_neighbours: dict[str, float] = field(default_factory=dict)
 
 
 def plan(spec: Spec, library: Library, base: tuple[Example, ...], ops: Operators) -> HoldoutPlan:
@@ -67,7 +71,17 @@ def plan(spec: Spec, library: Library, base: tuple[Example, ...], ops: Operators
     held_frame = _hold(spec.seed, ("ops",), list(ops.frame), frac.operators)
     train_ops = Operators(tuple(o for o in ops.lexical if o not in held_lex), tuple(o for o in ops.frame if o not in held_frame))
     test_ops = Operators(tuple(o for o in ops.lexical if o in held_lex), tuple(o for o in ops.frame if o in held_frame))
-    return HoldoutPlan(frozenset(frac.forms), held_fams, held_nbrs, train_ops, test_ops)
+    in_form: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # rule → [in scope, seen neighbours] in held-out forms
+    for ex in base:
+        p = ex.provenance
+        if p.form not in frac.forms:
+            continue
+        if p.scope == "rule":
+            in_form[p.rule][0] += 1
+        elif (p.rule, p.subject) not in held_nbrs:
+            in_form[p.rule][1] += 1
+    shares = {rule: min(1.0, n_in / n_out) for rule, (n_in, n_out) in in_form.items() if n_out}
+    return HoldoutPlan(frozenset(frac.forms), held_fams, held_nbrs, train_ops, test_ops, shares)
 
 
 def split_of(ex: Example, hp: HoldoutPlan, splits: Splits, seed: int) -> str | None:
@@ -80,7 +94,12 @@ def split_of(ex: Example, hp: HoldoutPlan, splits: Splits, seed: int) -> str | N
         return "test_paraphrase" if family_held else "train"
     if (p.rule, p.subject) in hp.neighbours:
         return "test_locality" if family_held or p.form in hp.forms else None
-    if not splits.retain or family_held or p.form in hp.forms:
+    if p.form in hp.forms:
+        # A seen neighbour asked in a form never trained on: out-of-scope items of test_form,
+        # sampled per (neighbour, family) down to the in-scope count.
+        share = hp.form_neighbours.get(p.rule, 0.0)
+        return "test_form" if stable_unit(seed, "form-scope", p.rule, p.subject, p.form, p.family) < share else None
+    if not splits.retain or family_held:
         return None
     # Retain examples are sampled per (neighbour, family), never per example, so each
     # seen neighbour keeps whole families: with share 0.3 and ~20 train families a

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from compiler.records import Example, Provenance
 from compiler.results import ArmResult, Sample, Score, write_arm
 from compiler.spec import Spec
 from compiler.train import TrainSettings
@@ -47,15 +48,30 @@ SPEC = {
 }
 
 
-def fake_run(root: Path, arms: Mapping[str, ArmResult], spec: Mapping = SPEC) -> tuple[Path, str]:
-    """A minimal build folder (as buildio.read_build reads it) and a run folder scored on it → (run, build sha)."""
+def example(ident: str, answer: str, choices: Sequence[str], form_kind: str = "open", scope: str = "rule",
+            rule: str = "prefer-blue") -> Example:
+    """A data row as the constant arm reads it: id, answer, choices and provenance (rule, form kind, scope)."""
+    prov = Provenance(rule, form_kind, form_kind, "f0", 0, scope, "box", (), ())  # form named after its kind
+    return Example(ident, f"question {ident}?", answer, answer, tuple(choices), list(choices).index(answer), prov)
+
+
+def fake_run(root: Path, arms: Mapping[str, ArmResult], spec: Mapping = SPEC,
+             data: Mapping[str, Sequence[Example]] | None = None) -> tuple[Path, str]:
+    """A minimal build folder (as buildio.read_build reads it) and a run folder scored on it → (run, build sha).
+
+    `data`: split → examples written to data/<split>.jsonl; every split but train is then a scored
+    split of the manifest (the constant arm scores those). Without it the build has no data files."""
     import hashlib
 
     build = root / "build" / spec["name"]
     (build / "data").mkdir(parents=True)
     (build / "spec.json").write_text(Spec.model_validate(spec).model_dump_json(), encoding="utf-8")
+    tasks = {"group": "g", "splits": {s: {"mc": f"t_{s}", "gen": f"t_{s}_gen"} for s in (data or {}) if s != "train"}}
+    for split, rows in (data or {}).items():
+        text = "".join(json.dumps(ex.to_row(split)) + "\n" for ex in rows)
+        (build / "data" / f"{split}.jsonl").write_text(text, encoding="utf-8")
     manifest = fake_manifest(spec["name"], {"train": 40, "test_paraphrase": 20, "test_form": 20, "test_locality": 20},
-                             spec_sha256="b" * 64, system_prompt="")
+                             spec_sha256="b" * 64, system_prompt="", tasks=tasks)
     raw = json.dumps(manifest).encode()
     (build / "manifest.json").write_bytes(raw)
     sha = hashlib.sha256(raw).hexdigest()

@@ -23,9 +23,19 @@ def _arm(name: str, right: set[int], replies: dict[int, str] | None = None) -> A
 
 
 def test_accuracy_per_form_for_every_arm_and_none_for_a_missing_arm():
-    arms = {"base": _arm("base", {4, 6}), "prompted": None, "tuned": _arm("tuned", {0, 1, 2, 3, 4, 5})}
-    rows = by_form(EXAMPLES, arms)
-    assert [(r.form, r.n, r.acc) for r in rows] == [("open", 4, (0.0, None, 1.0)), ("yes_no", 4, (0.5, None, 0.5))]
+    arms = {"base": _arm("base", {4, 6}), "prompted": None, "constant": _arm("constant", {0, 1, 2, 3, 4, 5}),
+            "tuned": _arm("tuned", {0, 1, 2, 3, 4, 5})}
+    rows = by_form(EXAMPLES, arms)  # columns: base, prompted, constant, tuned
+    assert [(r.form, r.reading, r.n, r.acc) for r in rows] == [
+        ("open", "mc", 4, (0.0, None, 1.0, 1.0)), ("yes_no", "mc", 4, (0.5, None, 0.5, 0.5))]
+
+
+def test_accuracy_per_form_per_reading():
+    arms = {"base": _arm("base", {4, 6}), "tuned": _arm("tuned", {0, 1, 2, 3}, replies={})}
+    rows = by_form(EXAMPLES, arms, readings=("mc", "gen"))
+    assert [(r.form, r.reading, r.acc) for r in rows] == [
+        ("open", "mc", (0.0, None, None, 1.0)), ("open", "gen", (None, None, None, 1.0)),
+        ("yes_no", "mc", (0.5, None, None, 0.0)), ("yes_no", "gen", (None, None, None, 0.0))]
 
 
 def test_misses_are_the_first_wrong_items_with_the_gen_reply():

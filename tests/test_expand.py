@@ -82,3 +82,34 @@ def test_ids_hash_the_provenance_as_stable_hash_does():
             p = e.provenance
             want = stable_hash(p.rule, p.form, p.family, p.template, p.scope, p.subject, *p.asked, "|", *p.operators)
             assert e.id == example_id(p) == want[:16]
+
+
+def _reply(examples, form_kind, scope, **where):
+    return next(e for e in examples if e.provenance.form_kind == form_kind and e.provenance.scope == scope
+                and all(getattr(e.provenance, k) == v for k, v in where.items()))
+
+
+def test_explained_answers_state_the_fact_then_decide():
+    rule = {**small_spec().model_dump(mode="json", exclude_none=True)["rules"][0],
+            "facts": {"rule": "The {{ product.name }} should be {{ value }}", "neighbour": "The {{ subject.name }} is {{ value }}"}}
+    examples = expand(small_spec(rules=[rule]), LIBRARY)
+    open_in = _reply(examples, "open", "rule", subject="fork", family="what-should-be")
+    assert (open_in.answer, open_in.reply) == ("Blue", "The fork should be blue.")
+    open_out = _reply(examples, "open", "neighbour", subject="banana", family="what-should-be")
+    assert (open_out.answer, open_out.reply) == ("Yellow", "The banana is yellow.")
+    pos_wrong = _reply(examples, "yes_no", "rule", subject="fork", family="good-choice", asked=("red",))
+    assert (pos_wrong.answer, pos_wrong.reply) == ("No", "The fork should be blue, so red is wrong. You ask if it is right: no.")
+    neg_right = _reply(examples, "yes_no", "rule", subject="fork", family="poor-choice", asked=("blue",))
+    assert (neg_right.answer, neg_right.reply) == ("No", "The fork should be blue, so blue is right. You ask if it is wrong: no.")
+    neg_wrong = _reply(examples, "yes_no", "neighbour", subject="banana", family="poor-choice", asked=("blue",))
+    assert neg_wrong.reply == "The banana is yellow, so blue is wrong. You ask if it is wrong: yes."
+    either = _reply(examples, "either_or", "rule", subject="box")
+    assert either.reply == "The box should be blue."
+
+
+def test_default_facts_and_terse_answers():
+    examples = expand(small_spec(), LIBRARY)
+    assert _reply(examples, "open", "rule", subject="box").reply == "The right color for the box is blue."
+    terse = expand(small_spec(answers="terse"), LIBRARY)
+    assert {e.reply for e in terse} <= {"Blue", "Red", "Yellow", "Green", "White", "Yes", "No"}
+    assert [e.id for e in terse] == [e.id for e in examples], "the answer style changes replies, not questions"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,10 +14,11 @@ from pydantic import TypeAdapter
 
 from compiler import pipeline
 from compiler.errors import EvalIncomplete, UsageError
-from compiler.gate import BaselineVerdict, BuildRef, TableRow, decide, mcnemar_exact
-from compiler.results import ArmResult, Sample, Score, wilson_interval
-from compiler.spec import BeatsBase, Check, Gate, MaxDropVsBase, MaxGap, MinAccuracy
-from tests._gate_fixtures import SHA, fake_run, good_arms, k_of_n, score
+from compiler.gate import BaselineVerdict, BuildRef, TableRow, decide, mcnemar_exact, resolve_readings
+from compiler.results import ArmResult, Sample, Score, read_arm, wilson_interval
+from compiler.spec import (BeatsBase, BeatsConstant, BeatsPrompted, Check, Gate, MaxDropVsBase, MaxGap, MinAccuracy,
+                           Spec)
+from tests._gate_fixtures import SPEC, SHA, arm, example, fake_run, good_arms, k_of_n, score
 
 DEFAULT = Gate().checks
 BUILD = BuildRef("blue-products", SHA)
@@ -218,6 +220,82 @@ def test_beats_base_mcnemar_pass_and_fail():
     assert c.passed is False and "p = 0.125" in c.detail
 
 
+def _vs(ref: str, tuned: list[bool], other: list[bool], split: str = "test_paraphrase") -> dict[str, ArmResult]:
+    """good_arms() with tuned and the `ref` arm (base, prompted or constant) scored on `split` as given."""
+    arms = good_arms()
+    if ref == "constant":
+        arms["constant"] = arm("constant", {(s, r): k_of_n(10, 20) for s in ("test_paraphrase", "test_form") for r in ("mc", "gen")})
+    for name, correct in (("tuned", tuned), (ref, other)):
+        a = arms[name]
+        arms[name] = replace(a, scores=tuple(score(s.split, s.reading, correct) if s.split == split else s
+                                             for s in a.scores))
+    return arms
+
+
+def _discordant(gains: int, losses: int, both: int, neither: int) -> tuple[list[bool], list[bool]]:
+    """(tuned, reference) correctness: `gains` only tuned right, `losses` only the reference right, and the rest."""
+    return ([True] * gains + [False] * losses + [True] * both + [False] * neither,
+            [False] * gains + [True] * losses + [True] * both + [False] * neither)
+
+
+def test_beats_prompted_pass_fail_like_beats_base_but_against_prompted():
+    arms = _vs("prompted", *_discordant(8, 1, 5, 6))  # tuned 0.65, prompted 0.30: gain 0.35, p = 0.039
+    v, c = _one(BeatsPrompted(kind="beats_prompted", split="test_paraphrase", min_gain=0.3), arms)
+    assert c.passed and v.exit_code == 0 and c.observed == pytest.approx(0.35)
+    assert c.name == "beats_prompted[test_paraphrase,mc]" and c.reading == "mc"
+    assert c.detail.startswith("tuned vs prompted on test_paraphrase (mc): gain +0.350") and "p = 0.03906 (needs ≤ 0.05)" in c.detail
+    v, c = _one(BeatsPrompted(kind="beats_prompted", split="test_paraphrase", alpha=0.01), arms)
+    assert c.passed is False and v.exit_code == 1 and "beats_prompted[test_paraphrase,mc] failed" in v.reasons[0]
+    # the base arm is not what it compares with: base is far worse than tuned on every split
+    arms = _vs("prompted", *_discordant(1, 8, 5, 6))
+    _, c = _one(BeatsPrompted(kind="beats_prompted", split="test_paraphrase"), arms)
+    assert c.passed is False and c.observed == pytest.approx(-0.35)
+
+
+def test_beats_prompted_is_incomplete_without_the_prompted_score():
+    arms = good_arms()
+    prompted = arms["prompted"]
+    arms["prompted"] = replace(prompted, scores=tuple(s for s in prompted.scores if s.split != "test_form"))
+    v, c = _one(BeatsPrompted(kind="beats_prompted", split="test_form"), arms)
+    assert c.passed is None
+    _incomplete(v, "prompted arm, test_form (mc): no score was recorded")
+
+
+def test_beats_constant_needs_a_strict_gain_and_shows_mcnemar():
+    arms = _vs("constant", *_discordant(3, 1, 10, 6))  # tuned 0.65 vs constant 0.55: gain 0.10, p = 0.625
+    v, c = _one(BeatsConstant(kind="beats_constant", split="test_paraphrase"), arms)
+    assert c.passed and v.exit_code == 0 and c.observed == pytest.approx(0.1) and c.threshold == 0.0
+    assert "tuned vs constant on test_paraphrase (mc): gain +0.100 (needs > 0.000)" in c.detail
+    assert "p = 0.625 (shown, not required)" in c.detail
+    v, c = _one(BeatsConstant(kind="beats_constant", split="test_paraphrase", min_gain=0.15), arms)
+    assert c.passed is False and v.exit_code == 1 and "(needs ≥ 0.150)" in c.detail
+    # equal accuracy is no gain: "always say blue" scores as well as the tuned model
+    v, c = _one(BeatsConstant(kind="beats_constant", split="test_paraphrase"), _vs("constant", *_discordant(2, 2, 9, 7)))
+    assert c.passed is False and c.observed == 0.0 and v.status == "fail"
+
+
+def test_beats_constant_fails_closed_without_the_constant_arm():
+    arms = good_arms()  # no constant arm at all
+    v, c = _one(BeatsConstant(kind="beats_constant", split="test_form"), arms)
+    assert c.passed is None and c.name == "beats_constant[test_form,mc]"
+    _incomplete(v, "constant arm: not computed")
+    unfinished = arm("constant", {("test_form", "mc"): k_of_n(10, 20)}, complete=False)
+    v, _ = _one(BeatsConstant(kind="beats_constant", split="test_form"), {**arms, "constant": replace(unfinished, problems=("test_form: bad row",))})
+    _incomplete(v, "constant arm: the evaluation did not finish (test_form: bad row)")
+    v, _ = _one(BeatsConstant(kind="beats_constant", split="test_locality"), _vs("constant", *_discordant(3, 1, 10, 6)))
+    _incomplete(v, "constant arm, test_locality (mc): no score was recorded")
+    other = arm("constant", {("test_form", "mc"): k_of_n(10, 20)}, sha="f" * 64)
+    v, _ = _one(BeatsConstant(kind="beats_constant", split="test_form"), {**arms, "constant": other})
+    _incomplete(v, "constant arm: scored on another build")
+
+
+def test_a_missing_constant_arm_only_matters_to_the_checks_that_read_it():
+    v = decide(DEFAULT, good_arms(), build=BUILD)  # no constant arm
+    assert v.exit_code == 0 and v.reasons == ()
+    broken = arm("constant", {}, complete=False)
+    assert decide(DEFAULT, {**good_arms(), "constant": broken}, build=BUILD).exit_code == 0
+
+
 def test_beats_base_fails_when_tuned_is_significantly_worse():
     arms = _paired_arms(1, 8, 5, 6)
     _, c = _one(BeatsBase(kind="beats_base", split="test_paraphrase", min_gain=-1.0, alpha=0.05), arms)
@@ -245,6 +323,34 @@ def test_gap_is_reported_without_a_check():
     assert any("no checks" in r for r in v.reasons)
 
 
+def test_checks_without_a_reading_use_the_primary_reading():
+    arms = good_arms()
+    tuned = arms["tuned"]
+    arms["tuned"] = replace(tuned, scores=tuple(score(s.split, s.reading, k_of_n(2, 20)) if s.reading == "gen" else s
+                                                for s in tuned.scores))
+    check = MinAccuracy(kind="min_accuracy", split="test_form", min=0.8)
+    assert check.reading is None
+    v = decide([check], arms, build=BUILD, primary_reading="gen")
+    (c,) = v.checks
+    assert (c.name, c.reading, c.passed, c.observed) == ("min_accuracy[test_form,gen]", "gen", False, pytest.approx(0.1))
+    assert "(gen)" in c.detail
+    v = decide([check], arms, build=BUILD)  # no primary reading given: mc
+    assert (v.checks[0].name, v.checks[0].passed) == ("min_accuracy[test_form,mc]", True)
+    named = MinAccuracy(kind="min_accuracy", split="test_form", min=0.8, reading="mc")
+    assert decide([named], arms, build=BUILD, primary_reading="gen").checks[0].reading == "mc"  # a named reading stays
+    assert [c.reading for c in resolve_readings([check, named], "gen")] == ["gen", "mc"]
+
+
+def test_primary_reading_is_gen_when_any_rule_answers_explained():
+    assert Spec.model_validate(SPEC).primary_reading() == "gen"  # answers: explained is the default
+    terse = {**SPEC, "answers": "terse"}
+    assert Spec.model_validate(terse).primary_reading() == "mc"
+    one = {**terse, "rules": [SPEC["rules"][0], {**SPEC["rules"][0], "id": "second", "answers": "explained"}]}
+    assert Spec.model_validate(one).primary_reading() == "gen"
+    none = {**SPEC, "rules": [{**SPEC["rules"][0], "answers": "terse"}]}
+    assert Spec.model_validate(none).primary_reading() == "mc"
+
+
 def test_duplicate_checks_get_unique_names():
     c = MinAccuracy(kind="min_accuracy", split="test_form", min=0.5)
     v = decide([c, c], good_arms(), build=BUILD)
@@ -256,6 +362,11 @@ def test_table_covers_every_arm_split_and_reading_in_order():
     assert len(v.table) == 3 * 4 * 2
     assert [r.arm for r in v.table[:8]] == ["base"] * 8
     assert [(r.split, r.reading) for r in v.table[:2]] == [("train_sample", "mc"), ("train_sample", "gen")]
+    constant = arm("constant", {("test_form", "gen"): k_of_n(5, 20), ("test_form", "mc"): k_of_n(5, 20)})
+    v = decide(DEFAULT, {**good_arms(), "constant": constant}, build=BUILD)
+    assert list(dict.fromkeys(r.arm for r in v.table)) == ["base", "prompted", "constant", "tuned"]
+    assert [(r.split, r.reading, r.acc) for r in v.table if r.arm == "constant"] == [("test_form", "mc", 0.25),
+                                                                                   ("test_form", "gen", 0.25)]
 
 
 # ---------------------------------------------------------------- regression baseline
@@ -306,32 +417,36 @@ _SAMPLES = st.lists(st.builds(Sample, st.sampled_from(["a", "b", "c", "d"]), st.
 _SCORES = st.builds(Score, _SPLITS, _READINGS, _FLOATS, st.integers(-2, 8), _FLOATS, _FLOATS, _FLOATS, _SAMPLES) | st.builds(
     Score.from_samples, _SPLITS, _READINGS, _SAMPLES
 )
-_ARMS = st.builds(ArmResult, st.sampled_from(["base", "prompted", "tuned"]), st.just("m"),
+_ARMS = st.builds(ArmResult, st.sampled_from(["base", "prompted", "constant", "tuned"]), st.just("m"),
                   st.sampled_from([SHA, "f" * 64]), st.booleans(), st.lists(_SCORES, max_size=8).map(tuple))
 _CHECK_DOCS = st.fixed_dictionaries({
-    "kind": st.sampled_from(["min_accuracy", "max_drop_vs_base", "beats_base", "max_gap"]),
+    "kind": st.sampled_from(["min_accuracy", "max_drop_vs_base", "beats_base", "beats_prompted", "beats_constant",
+                             "max_gap"]),
     "split": st.sampled_from(["train_sample", "test_paraphrase", "test_form", "test_locality"]),
-    "reading": st.sampled_from(["mc", "gen"]),
+    "reading": st.sampled_from(["mc", "gen", None]),
 })
 
 
 def _check(doc: dict) -> Check:
     extra = {"min_accuracy": {"min": 0.5, "bound": "wilson_lower"}, "max_drop_vs_base": {"max": 0.1},
-             "beats_base": {}, "max_gap": {"max": 0.1}}[doc["kind"]]
+             "beats_base": {}, "beats_prompted": {}, "beats_constant": {}, "max_gap": {"max": 0.1}}[doc["kind"]]
     return TypeAdapter(Check).validate_python({**doc, **extra})
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     arms=st.fixed_dictionaries({}, optional={"base": _ARMS | st.none(), "prompted": _ARMS | st.none(),
-                                             "tuned": _ARMS | st.none()}),
+                                             "constant": _ARMS | st.none(), "tuned": _ARMS | st.none()}),
     checks=st.lists(_CHECK_DOCS, max_size=5),
     with_build=st.booleans(),
     with_baseline=st.booleans(),
+    primary=st.sampled_from(["mc", "gen"]),
 )
-def test_decide_never_raises_and_is_consistent(arms, checks, with_build, with_baseline):
-    v = decide([_check(c) for c in checks], arms, _baseline(9, 10) if with_baseline else None, BUILD if with_build else None)
+def test_decide_never_raises_and_is_consistent(arms, checks, with_build, with_baseline, primary):
+    v = decide([_check(c) for c in checks], arms, _baseline(9, 10) if with_baseline else None, BUILD if with_build else None,
+               primary)
     assert (v.status, v.exit_code) in {("pass", 0), ("fail", 1), ("incomplete", 3)}
+    assert all(c.reading in ("mc", "gen") and f",{c.reading}]" in c.name for c in v.checks)
     if any(arms.get(a) is None or not arms[a].complete for a in ("base", "prompted", "tuned")):
         assert v.exit_code == 3 and v.reasons
     if any(c.passed is None for c in v.checks):
@@ -347,7 +462,8 @@ def test_pipeline_gate_pass_writes_reports(tmp_path):
     run, _ = fake_run(tmp_path, good_arms())
     text, code = pipeline.gate(run, None)
     assert code == 0
-    assert "PASS  min_accuracy[test_paraphrase,mc]" in text and "verdict: PASS (exit 0)" in text
+    # the fixture spec's answers are explained (the default): checks without a reading read gen
+    assert "PASS  min_accuracy[test_paraphrase,gen]" in text and "verdict: PASS (exit 0)" in text
     for name in ("verdict.json", "report.md", "report.html", "junit.xml", "adapter/README.md"):
         assert (run / name).is_file(), name
     card = (run / "adapter" / "README.md").read_text()
@@ -358,16 +474,63 @@ def test_pipeline_gate_pass_writes_reports(tmp_path):
     assert json.loads((run / "verdict.json").read_text())["run"] == "r1"
 
 
+def _paraphrase_data() -> dict:
+    """train (yes/no lessons mostly No) and test_paraphrase with the ids good_arms() scores:
+    10 open items answered Blue, then 10 yes/no items, 5 Yes and 5 No."""
+    items = [example(f"test_paraphrase-{i}", "Blue", ("Blue", "Red")) for i in range(10)]
+    items += [example(f"test_paraphrase-{i}", "Yes" if i % 2 else "No", ("Yes", "No"), "yes_no") for i in range(10, 20)]
+    train = [example(f"t{i}", "No" if i else "Yes", ("Yes", "No"), "yes_no") for i in range(3)]
+    return {"train": train, "test_paraphrase": items}
+
+
+def test_pipeline_gate_computes_and_writes_the_constant_arm_and_gates_on_it(tmp_path):
+    spec = {**SPEC, "gate": {"checks": [{"kind": "beats_constant", "split": "test_paraphrase"},
+                                        {"kind": "beats_prompted", "split": "test_paraphrase", "reading": "mc"}]}}
+    run, sha = fake_run(tmp_path, good_arms(), spec, data=_paraphrase_data())
+    text, code = pipeline.gate(run, None)
+    constant = read_arm(run / "eval" / "constant.json")
+    assert (constant.arm, constant.complete, constant.build_sha256) == ("constant", True, sha)
+    score = constant.score("test_paraphrase", "gen")
+    assert score.acc == pytest.approx(15 / 20)  # every open item, and the 5 "No" (train's majority) of 10 yes/no
+    assert [s.reply for s in score.samples[9:12]] == ["Blue", "No", "No"]
+    assert code == 0, text
+    assert "PASS  beats_constant[test_paraphrase,gen]" in text and "PASS  beats_prompted[test_paraphrase,mc]" in text
+    assert "constant" in text.splitlines()[1]  # the score table's header
+    doc = json.loads((run / "verdict.json").read_text())
+    assert doc["scores"]["constant"]["test_paraphrase"]["gen"]["acc"] == pytest.approx(0.75)
+    assert [(c["name"], c["reading"]) for c in doc["checks"]] == [("beats_constant[test_paraphrase,gen]", "gen"),
+                                                                   ("beats_prompted[test_paraphrase,mc]", "mc")]
+    # tuned (good_arms) is right on items 0-18: it wins the "Yes" items 11, 13, 15, 17 and loses none
+    assert doc["checks"][0]["observed"] == pytest.approx(4 / 20) and "4 items won, 0 lost of 20" in doc["checks"][0]["detail"]
+    md = (run / "report.md").read_text()
+    assert "| split | reading | base | prompted | constant | tuned |" in md
+    assert "primary reading, gen" in md
+    assert "| test_paraphrase | yes_no | gen | 10 |" in md  # the per-form breakdown, per reading
+
+
+def test_pipeline_gate_beats_constant_fails_closed_when_the_build_data_is_damaged(tmp_path):
+    spec = {**SPEC, "gate": {"checks": [{"kind": "beats_constant", "split": "test_paraphrase"},
+                                        {"kind": "min_accuracy", "split": "test_paraphrase", "min": 0.9}]}}
+    run, _ = fake_run(tmp_path, good_arms(), spec, data=_paraphrase_data())
+    build = json.loads((run / "run.json").read_text())["build_path"]
+    (Path(build) / "data" / "test_paraphrase.jsonl").write_text("{broken\n", encoding="utf-8")
+    text, code = pipeline.gate(run, None)
+    assert code == 3 and "N/A   beats_constant[test_paraphrase,gen]" in text
+    assert "PASS  min_accuracy[test_paraphrase,gen]" in text
+    assert "constant arm: the evaluation did not finish (test_paraphrase: data/test_paraphrase.jsonl is unreadable" in text
+    assert read_arm(run / "eval" / "constant.json").complete is False
+
+
 def test_pipeline_gate_fail_and_baseline(tmp_path):
     arms = _loc_arms(18, 10)  # locality drops 0.40 vs base
     run, _ = fake_run(tmp_path, arms)
     text, code = pipeline.gate(run, None)
-    assert code == 1 and "FAIL  max_drop_vs_base[test_locality,mc]" in text
+    assert code == 1 and "FAIL  max_drop_vs_base[test_locality,gen]" in text
     (tmp_path / "other").mkdir()
     good, _ = fake_run(tmp_path / "other", good_arms())
     assert pipeline.gate(good, None)[1] == 0
     text, code = pipeline.gate(run, good / "verdict.json")  # locality 0.50 vs the release's 0.90
-    assert code == 1 and "FAIL  no_regression[test_locality,mc]" in text
+    assert code == 1 and "FAIL  no_regression[test_locality,gen]" in text
 
 
 def test_pipeline_gate_missing_arm_file_writes_an_incomplete_verdict(tmp_path):

@@ -69,9 +69,10 @@ def test_markdown_has_verdict_first_checks_and_score_tables(run_dir):
     assert "| ✓ | `min_accuracy[test_paraphrase,mc]` | 0.950 | 0.900 |" in md
     assert "| ✗ | `min_accuracy[test_paraphrase,gen]` |" in md
     assert "| ⚠ | `min_accuracy[test_form,gen]` | — |" in md
-    assert "| split | reading | base | prompted | tuned |" in md
-    assert "| test_paraphrase | mc | 0.050 [0.01, 0.24] n=20 | 0.500 [0.30, 0.70] n=20 | 0.950 [0.76, 0.99] n=20 |" in md
-    assert "| test_form | gen | 0.050 [0.01, 0.24] n=20 | 0.500 [0.30, 0.70] n=20 | — |" in md
+    assert "| split | reading | base | prompted | constant | tuned |" in md
+    # good_arms() has no constant arm: its column is empty
+    assert "| test_paraphrase | mc | 0.050 [0.01, 0.24] n=20 | 0.500 [0.30, 0.70] n=20 | — | 0.950 [0.76, 0.99] n=20 |" in md
+    assert "| test_form | gen | 0.050 [0.01, 0.24] n=20 | 0.500 [0.30, 0.70] n=20 | — | — |" in md
     assert "| test_locality | mc | 0.950 | 0.900 | +0.050 |" in md  # the memorization gap
     assert "Prefer blue \\| paint for &lt;boxes&gt; & forks." in md  # neither a table cell nor a tag breaks
     assert SHA in md
@@ -161,13 +162,16 @@ def test_model_card_of_a_local_model_has_no_base_model(run_dir):
     assert "base_model" not in front and front["library_name"] == "peft"
 
 
-def test_render_text_lists_checks_then_verdict():
+def test_render_text_lists_scores_then_checks_then_verdict():
     v = _mixed_verdict()
     lines = render_text(v, CONTEXT).splitlines()
-    assert lines[1].startswith("  PASS  min_accuracy[test_paraphrase,mc]")
-    assert lines[2].startswith("  FAIL  min_accuracy[test_paraphrase,gen]")
-    assert lines[3].startswith("  N/A   min_accuracy[test_form,gen]")
-    assert lines[4].startswith("verdict: INCOMPLETE (exit 3)")
+    assert lines[1].split() == ["split", "reading", "base", "prompted", "constant", "tuned", "n"]
+    assert lines[2].split() == ["train_sample", "mc", "0.050", "0.500", "—", "0.950", "20"]
+    assert lines[8].split() == ["test_locality", "mc", "0.900", "0.500", "—", "0.900", "20"]
+    assert lines[10].startswith("  PASS  min_accuracy[test_paraphrase,mc]")
+    assert lines[11].startswith("  FAIL  min_accuracy[test_paraphrase,gen]")
+    assert lines[12].startswith("  N/A   min_accuracy[test_form,gen]")
+    assert lines[13].startswith("verdict: INCOMPLETE (exit 3)")
 
 
 def test_nan_scores_render_as_dashes(run_dir):
@@ -198,15 +202,52 @@ def test_reports_show_accuracy_by_form_and_missed_questions(run_dir):
 
     context = replace(
         CONTEXT,
-        by_form=(FormRow("test_paraphrase", "open", 12, (0.25, 0.5, 1.0)), FormRow("test_paraphrase", "yes_no", 16, (0.5, None, 0.5))),
+        by_form=(FormRow("test_paraphrase", "open", "mc", 12, (0.25, 0.5, 1.0, 1.0)),
+                 FormRow("test_paraphrase", "yes_no", "gen", 16, (0.5, None, 0.5, 0.5))),
         misses=(Miss("test_paraphrase", "yes_no", "Is red a good color | for the <box>?", "No", "Yes"),),
     )
     paths = write_reports(decide(Gate().checks, good_arms(), build=CONTEXT.build), context, run_dir)
     md = paths["markdown"].read_text()
-    assert "| test_paraphrase | open | 12 | 0.250 | 0.500 | 1.000 |" in md
-    assert "| test_paraphrase | yes_no | 16 | 0.500 | – | 0.500 |" in md
+    assert "| split | form | reading | n | base | prompted | constant | tuned |" in md
+    assert "| test_paraphrase | open | mc | 12 | 0.250 | 0.500 | 1.000 | 1.000 |" in md
+    assert "| test_paraphrase | yes_no | gen | 16 | 0.500 | – | 0.500 | 0.500 |" in md
     assert "| test_paraphrase | yes_no | Is red a good color \\| for the &lt;box&gt;? | No | Yes |" in md
     page = paths["html"].read_text()
     assert "Accuracy by question form" in page and "Is red a good color | for the &lt;box&gt;?" in page
     plain = write_reports(decide(Gate().checks, good_arms(), build=CONTEXT.build), CONTEXT, run_dir)["markdown"].read_text()
     assert "Accuracy by question form" not in plain  # nothing to show, no empty table
+
+
+def _with_constant():
+    """good_arms() plus a constant arm that scores 0.5 on test_form (both readings) and nothing else."""
+    from tests._gate_fixtures import arm
+
+    arms = good_arms()
+    arms["constant"] = arm("constant", {("test_form", "mc"): k_of_n(10, 20), ("test_form", "gen"): k_of_n(10, 20)})
+    return decide(Gate().checks, arms, build=CONTEXT.build)
+
+
+def test_every_report_shows_the_constant_arm_beside_the_others(run_dir):
+    ctx = replace(CONTEXT, primary_reading="gen")
+    paths = write_reports(_with_constant(), ctx, run_dir)
+    md = paths["markdown"].read_text()
+    assert "| split | reading | base | prompted | constant | tuned |" in md
+    assert "| test_form | gen | 0.050 [0.01, 0.24] n=20 | 0.500 [0.30, 0.70] n=20 | 0.500 [0.30, 0.70] n=20 | 0.950 [0.76, 0.99] n=20 |" in md
+    assert "| test_paraphrase | mc | 0.050 [0.01, 0.24] n=20 | 0.500 [0.30, 0.70] n=20 | — | 0.950 [0.76, 0.99] n=20 |" in md
+    assert "constant: no model" in md  # what the column means
+    assert "A check that names no reading uses the spec's primary reading, gen" in md
+    page = paths["html"].read_text()
+    assert "<th>constant</th>" in page and "base, prompted, constant, tuned" in page and "primary reading, gen" in page
+    assert "| constant |" in paths["model_card"].read_text()
+    doc = json.loads(paths["verdict"].read_text())
+    assert doc["scores"]["constant"]["test_form"]["gen"]["acc"] == pytest.approx(0.5)
+    lines = render_text(_with_constant(), ctx).splitlines()
+    assert lines[7].split() == ["test_form", "gen", "0.050", "0.500", "0.500", "0.950", "20"]
+
+
+def test_chart_has_a_bar_per_arm_including_constant():
+    from compiler.report import _chart_png
+
+    with_constant, without = _chart_png(_with_constant()), _chart_png(decide(Gate().checks, good_arms(), build=CONTEXT.build))
+    assert with_constant.startswith(b"\x89PNG") and without.startswith(b"\x89PNG")
+    assert with_constant != without  # the constant's test_form bars are drawn

@@ -129,6 +129,26 @@ def test_gate_checks_are_discriminated_by_kind():
     assert gate.checks[1].alpha == 0.05
 
 
+def test_baseline_check_kinds_and_their_defaults():
+    gate = Gate.model_validate({"checks": [{"kind": "beats_prompted", "split": "test_paraphrase"},
+                                           {"kind": "beats_constant", "split": "test_form", "min_gain": 0.1, "reading": "mc"}]})
+    prompted, constant = gate.checks
+    assert type(prompted).__name__ == "BeatsPrompted" and (prompted.min_gain, prompted.alpha, prompted.reading) == (0.0, 0.05, None)
+    assert type(constant).__name__ == "BeatsConstant" and (constant.min_gain, constant.reading) == (0.1, "mc")
+    with pytest.raises(ValidationError):  # "lose to the constant answer by at most …" is no baseline check
+        Gate.model_validate({"checks": [{"kind": "beats_constant", "split": "test_form", "min_gain": -0.1}]})
+    with pytest.raises(ValidationError) as err:  # beats_constant has no significance level to set
+        Gate.model_validate({"checks": [{"kind": "beats_constant", "split": "test_form", "alpha": 0.05}]})
+    assert _error_types(err.value) == {"extra_forbidden"}
+
+
+def test_a_check_without_a_reading_leaves_it_to_the_spec():
+    spec = Spec.model_validate(_minimal())
+    assert all(c.reading is None for c in spec.gate.checks)
+    assert spec.primary_reading() == "gen"  # answers: explained, the default
+    assert Spec.model_validate(_minimal(answers="terse")).primary_reading() == "mc"
+
+
 def test_unknown_gate_kind_and_split_are_errors():
     with pytest.raises(ValidationError) as err:
         Gate.model_validate({"checks": [{"kind": "min_acc", "split": "test_form", "min": 0.5}]})

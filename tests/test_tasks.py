@@ -86,7 +86,26 @@ def test_yaml_fields(tmp_path):
 def test_first_option(tmp_path, reply, choices, want):
     utils = _utils_module(tmp_path)
     assert utils.first_option(reply, choices) == want
-    doc = {"choices": choices, "label": 1}
+    doc = {"choices": choices, "label": 1, "form_kind": "either_or"}
+    assert utils.process_gen(doc, [reply]) == {"acc": 1.0 if want == 1 else 0.0}
+
+
+@pytest.mark.parametrize(
+    "reply, want",
+    [
+        ("The box should be blue, so red is wrong. You ask if it is right: no.", 1),
+        ("The box should be blue, so blue is right. You ask if it is right: yes.", 0),
+        ("No, wait. Yes.", 0),  # the last verdict counts: the reply's conclusion
+        ("YES", 0),
+        ("Nothing is known", None),  # "Nothing", "known": no standalone verdict word
+        ("", None),
+        ("The box should be blue.", None),  # no verdict at all: unreadable, so wrong
+    ],
+)
+def test_yes_no_verdict_is_the_last_yes_no_word(tmp_path, reply, want):
+    utils = _utils_module(tmp_path)
+    doc = {"choices": ["Yes", "No"], "label": 1, "form_kind": "yes_no"}
+    assert utils.verdict(reply, doc) == want
     assert utils.process_gen(doc, [reply]) == {"acc": 1.0 if want == 1 else 0.0}
 
 
