@@ -1,7 +1,8 @@
 """Leakage audit between every test split and train, in linear time.
 
 Three measurements, each by hashing into sets built once from train (never all-pairs):
-- structural: no template family, form or neighbour of a test split reaches train;
+- structural: no template family, form or neighbour of a test split reaches train (nor a
+  general prompt family of test_general: the train side's general prompts count as train);
 - exact: a test prompt equal to a train prompt after normalization (case, punctuation, spaces);
 - n-gram: a test prompt sharing any word n-gram (default 8) with some train prompt.
 """
@@ -11,8 +12,9 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from typing import Sequence
 
-from .records import Example, SplitSet
+from .records import Example, GeneralPrompt, SplitSet
 from .spec import Leakage
 
 _PUNCT = re.compile(r"[^\w\s]")
@@ -83,8 +85,10 @@ class AuditReport:
         return doc
 
 
-def _structural_key(ex: Example, split: str) -> tuple[str, ...]:
-    p = ex.provenance
+def _structural_key(ex: Example | GeneralPrompt, split: str) -> tuple[str, ...]:
+    if split == "test_general":  # general prompts: their family within their kind of task
+        return ("general", ex.kind, ex.family)  # type: ignore[union-attr]
+    p = ex.provenance  # type: ignore[union-attr]
     if split == "test_form":
         return ("form", p.rule, p.form)
     if split == "test_locality":
@@ -92,7 +96,7 @@ def _structural_key(ex: Example, split: str) -> tuple[str, ...]:
     return ("family", p.rule, p.form, p.family)
 
 
-def _normalized(rows: tuple[Example, ...]) -> list[str]:
+def _normalized(rows: Sequence[Example | GeneralPrompt]) -> list[str]:
     """Examples → normalize(prompt) of each.
 
     One lower() and one regex pass over all prompts joined by newlines rather than one per
@@ -113,17 +117,22 @@ def audit(splits: SplitSet, limits: Leakage) -> AuditReport:
     Train is indexed once into hash sets (normalized prompts, word n-grams, structural
     keys); each test example is then a few set lookups. Which train example a leak
     matches is looked up afterwards, for the few pairs shown only."""
-    n, train = limits.ngram, splits.train
+    # Train is every prompt a lesson is made of: the rule lessons and the general retain prompts.
+    n, train = limits.ngram, (*splits.train, *splits.train_general)
     train_norms = _normalized(train)
     # norm → index of its first train example: dict() keeps the last of equal keys, so feed it reversed.
     exact_index = dict(zip(reversed(train_norms), range(len(train) - 1, -1, -1)))
     gram_set = {g for norm in train_norms for g in ngrams(norm.split(), n)}
-    provs = [ex.provenance for ex in train]
+    provs = [ex.provenance for ex in splits.train]
     seen: set[tuple[str, ...]] = {("form", p.rule, p.form) for p in provs}
+    seen |= {_structural_key(g, "test_general") for g in splits.train_general}
     seen |= {("family", p.rule, p.form, p.family) for p in provs}
     seen |= {("neighbour", p.rule, p.subject) for p in provs if p.scope == "neighbour"}
     results, refused = [], []
-    for name, rows in splits.items()[1:]:
+    tests: list[tuple[str, Sequence[Example | GeneralPrompt]]] = [*splits.items()[1:]]
+    if splits.test_general:
+        tests.append(("test_general", splits.test_general))
+    for name, rows in tests:
         norms = _normalized(rows)
         structural_hit = [_structural_key(ex, name) in seen for ex in rows]
         exact_hit = [norm in exact_index for norm in norms]

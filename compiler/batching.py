@@ -30,25 +30,35 @@ class Encoded:
     n_prompt: int
 
 
-def _token_ids(value) -> list[int]:
+def token_ids(value) -> list[int]:
+    """What apply_chat_template(tokenize=True) returns (a list, a nested list or a BatchEncoding) → ids."""
     ids = value["input_ids"] if hasattr(value, "keys") else value
     return list(ids[0] if ids and isinstance(ids[0], list) else ids)
 
 
 def encode_example(tokenizer, example: Example, max_length: int) -> Encoded:
-    """Example → chat-formatted ids: [system? user, assistant reply + eos]. The answer is
-    cut right after the first eos, so a template's trailing newline is not trained on."""
-    user = [{"role": "user", "content": example.prompt}]
-    prompt = _token_ids(
+    """Example → chat-formatted ids: [system? user, assistant reply + eos] (encode_pair)."""
+    return encode_pair(tokenizer, example.prompt, example.reply, max_length)
+
+
+def encode_pair(tokenizer, prompt_text: str, reply: str, max_length: int, *, ends: bool = True) -> Encoded:
+    """A user prompt and the assistant's reply → chat-formatted ids: [system? user, assistant
+    reply + eos]. The answer is cut right after the first eos, so a template's trailing
+    newline is not trained on. `ends=False` leaves the eos out: a reply cut at a length bound
+    (greedy.Written.finished False) must not teach the model to stop there."""
+    user = [{"role": "user", "content": prompt_text}]
+    prompt = token_ids(
         tokenizer.apply_chat_template(user, add_generation_prompt=True, tokenize=True, return_dict=False))
-    full = _token_ids(tokenizer.apply_chat_template(
-        user + [{"role": "assistant", "content": example.reply}], tokenize=True, return_dict=False))
+    full = token_ids(tokenizer.apply_chat_template(
+        user + [{"role": "assistant", "content": reply}], tokenize=True, return_dict=False))
     n = 0  # the prompt is a prefix of the conversation for sane templates; be safe anyway
     while n < min(len(prompt), len(full)) and prompt[n] == full[n]:
         n += 1
     answer = full[n:]
     eos = tokenizer.eos_token_id
     answer = answer[: answer.index(eos) + 1] if eos in answer else answer + [eos]
+    if not ends and len(answer) > 1:
+        answer = answer[:-1]
     ids = full[:n] + answer
     if len(ids) > max_length:  # keep the answer; drop the start of the prompt (2 × 20 + 3 ≪ 256)
         cut = len(ids) - max_length

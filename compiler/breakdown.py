@@ -1,4 +1,5 @@
-"""Where a model misses: accuracy per split × question form, and a few missed questions.
+"""Where a model misses: accuracy per split × question form, a few missed questions, and a few
+general prompts with the base and tuned replies side by side.
 
 The gate answers "may this ship?"; this answers "what did it not learn?" — e.g. direct
 questions held out at 0.94 but yes/no at chance, or one neighbour painted blue. Pure:
@@ -7,11 +8,12 @@ questions held out at 0.94 but yes/no at chance, or one neighbour painted blue. 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from .records import Example
-from .results import REPORT_ARMS, ArmResult
+from .results import REPORT_ARMS, ArmResult, DriftResult
 
 MISSES_PER_SPLIT = 3
 
@@ -74,3 +76,32 @@ def misses(examples: Mapping[str, tuple[Example, ...]], tuned: ArmResult | None,
 def _correct(arm: ArmResult | None, split: str, reading: str) -> dict[str, bool]:
     score = arm.score(split, reading) if arm is not None else None
     return score.correct_by_id() if score is not None else {}
+
+
+PAIRS_SHOWN = 6
+
+
+@dataclass(frozen=True)
+class GeneralPair:
+    """A held-out general prompt with the base model's reply and the tuned model's, side by side."""
+
+    kind: str
+    prompt: str
+    base_reply: str
+    tuned_reply: str
+    drop: float  # nats/token the base reply lost under the tuned model
+    collapsed: bool
+
+
+def general_pairs(general: DriftResult | None, n: int = PAIRS_SHOWN) -> tuple[GeneralPair, ...]:
+    """The general drift → up to n base-vs-tuned pairs worth reading: collapsed replies first,
+    then the largest drops, one per kind of task before any kind twice (ties: by id)."""
+    items = [i for s in (general.scores if general is not None else ()) for i in s.items]
+    ranked = sorted(items, key=lambda i: (not i.collapsed, -i.drop if math.isfinite(i.drop) else 0.0, i.id))
+    firsts: dict[str, int] = {}  # kind → index in ranked of its best item
+    for k, item in enumerate(ranked):
+        firsts.setdefault(item.kind, k)
+    lead = sorted(firsts.values())
+    order = lead + [k for k in range(len(ranked)) if k not in set(lead)]
+    return tuple(GeneralPair(ranked[k].kind, ranked[k].prompt, ranked[k].base_reply, ranked[k].tuned_reply,
+                             ranked[k].drop, ranked[k].collapsed) for k in order[:n])

@@ -30,7 +30,7 @@ from . import __version__
 from .buildio import BUILD_FORMAT
 from .compile import CompiledBuild
 from .errors import BuildError
-from .records import Example
+from .records import Example, GeneralPrompt
 from .tasks import group_name, task_files, task_names
 
 SCORED = ("train_sample", "test_paraphrase", "test_form", "test_locality")
@@ -73,7 +73,7 @@ def json_lines(split: str, rows: tuple[Example, ...], shas: list[str]) -> str:
         [
             f'{{"id":{s(e.id)},"split":{sp},"messages":[{{"role":"user","content":{prompt}}},'
             f'{{"role":"assistant","content":{text(e.reply)}}}],"prompt":{prompt},"answer":{text(e.answer)},'
-            f'"choices":{seq(e.choices)},"label":{int(e.label)},"content_sha":{s(sha)},'
+            f'"choices":{seq(e.choices)},"choice_replies":{seq(e.choice_replies)},"label":{int(e.label)},"content_sha":{s(sha)},'
             f'"provenance":{where(p.rule, p.form, p.form_kind, p.family)},"template":{int(p.template)},'
             f'"scope":{text(p.scope)},"subject":{text(p.subject)},"asked":{seq(p.asked)},'
             f'"operators":{seq(p.operators)}}}}}\n'
@@ -146,6 +146,7 @@ def _table(split: str, rows: tuple[Example, ...], shas: list[str]) -> pa.Table:
         _strings([e.prompt for e in rows]),
         _strings([e.answer for e in rows]),
         _string_lists([e.choices for e in rows]),
+        _string_lists([e.choice_replies for e in rows]),
         _ints([e.label for e in rows]),
         _strings(shas),
         provenance,
@@ -161,6 +162,7 @@ _SCHEMA = pa.schema(
         ("prompt", pa.string()),
         ("answer", pa.string()),
         ("choices", pa.list_(pa.string())),
+        ("choice_replies", pa.list_(pa.string())),
         ("label", pa.int64()),
         ("content_sha", pa.string()),
         (
@@ -181,6 +183,55 @@ _SCHEMA = pa.schema(
         ),
     ]
 )
+
+
+_GENERAL_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("split", pa.string()),
+        ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+        ("prompt", pa.string()),
+        ("provenance", pa.struct([("kind", pa.string()), ("family", pa.string()), ("template", pa.int64())])),
+    ]
+)
+
+
+def _write_general(folder: Path, name: str, rows: tuple[GeneralPrompt, ...]) -> None:
+    """General prompts → data/<name>.jsonl (GeneralPrompt.to_row per line) and .parquet: the
+    user turn only; the reply is written at train time (train_general) or scored (test_general)."""
+    text = "".join(json.dumps(g.to_row(name), ensure_ascii=False, separators=(",", ":")) + "\n" for g in rows)
+    (folder / f"{name}.jsonl").write_bytes(text.encode("utf-8"))
+    n = len(rows)
+    turns = pa.StructArray.from_arrays([_strings(["user"] * n), _strings([g.prompt for g in rows])],
+                                       fields=list(_GENERAL_SCHEMA.field("messages").type.value_type))
+    provenance = pa.StructArray.from_arrays(
+        [_strings([g.kind for g in rows]), _strings([g.family for g in rows]), _ints([g.template for g in rows])],
+        fields=list(_GENERAL_SCHEMA.field("provenance").type),
+    )
+    columns = [_strings([g.id for g in rows]), _strings([name] * n),
+               pa.ListArray.from_arrays(_list_offsets([1] * n, n), turns), _strings([g.prompt for g in rows]), provenance]
+    table = pa.Table.from_arrays(columns, schema=_GENERAL_SCHEMA)
+    pq.write_table(table, folder / f"{name}.parquet", compression="zstd", write_statistics=False)
+
+
+def _general_block(compiled: CompiledBuild) -> dict | None:
+    """The manifest's `general` block: the pack, the settings train and evaluate read, the kinds
+    of task on each side; None when the spec has no retain.general."""
+    settings, splits = compiled.loaded.spec.retain.general, compiled.splits
+    if settings is None:
+        return None
+    kinds = lambda rows: dict(sorted(Counter(g.kind for g in rows).items()))  # noqa: E731
+    return {
+        "pack_sha256": compiled.loaded.library.general.sha256,
+        "share": settings.share,
+        "max_new_tokens": settings.max_new_tokens,
+        "teacher": settings.teacher,
+        "by_kind": {"train_general": kinds(splits.train_general), "test_general": kinds(splits.test_general)},
+        "families": {
+            "train_general": len({(g.kind, g.family) for g in splits.train_general}),
+            "test_general": len({(g.kind, g.family) for g in splits.test_general}),
+        },
+    }
 
 
 def _counts(groups: dict[str, tuple[Example, ...]]) -> dict:
@@ -212,6 +263,10 @@ def write_build(compiled: CompiledBuild, out: Path) -> Path:
         for name, rows in groups.items():
             _write_rows(data, name, rows)
         _write_rows(data, "train_sample", compiled.train_sample)
+        general = _general_block(compiled)
+        if general is not None:
+            _write_general(data, "train_general", compiled.splits.train_general)
+            _write_general(data, "test_general", compiled.splits.test_general)
         tasks_dir = tmp / "tasks"
         tasks_dir.mkdir()
         for rel, text in task_files(spec.name, SCORED, spec.eval.max_gen_tokens).items():
@@ -225,6 +280,10 @@ def write_build(compiled: CompiledBuild, out: Path) -> Path:
             for p in sorted(tmp.rglob("*"))
             if p.is_file() and "__pycache__" not in p.parts
         }
+        counts = _counts({**groups, "train_sample": compiled.train_sample})
+        if general is not None:  # prompts without answers: counted, but in no by_rule/form/scope/answer table
+            counts["splits"].update(train_general=len(compiled.splits.train_general),
+                                    test_general=len(compiled.splits.test_general))
         manifest = {
             "build_format": BUILD_FORMAT,
             "name": spec.name,
@@ -237,7 +296,8 @@ def write_build(compiled: CompiledBuild, out: Path) -> Path:
             },
             "rules": [{"id": r.id, "statement": r.statement} for r in spec.rules],
             "system_prompt": " ".join(r.statement for r in spec.rules),
-            "counts": _counts({**groups, "train_sample": compiled.train_sample}),
+            "counts": counts,
+            "general": general,
             "tasks": {
                 "group": group_name(spec.name),
                 "splits": {s: vars(task_names(spec.name, s)) for s in SCORED},

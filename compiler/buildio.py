@@ -10,6 +10,8 @@ Layout of a build:
   leakage.json           the full audit report
   data/<split>.jsonl     one row per example (see records.Example.to_row); also .parquet
   data/train_sample.jsonl  the scored sample of train (memorization)
+  data/train_general.jsonl general prompts whose replies become retain lessons at train time (retain.general)
+  data/test_general.jsonl  held-out general prompts, scored as drift from the base model's replies
   tasks/                 lm-eval tasks: `lm_eval --include_path build/<name>/tasks`
 """
 
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Mapping
 
 from .errors import UsageError
-from .records import Example, Provenance
+from .records import Example, GeneralPrompt, Provenance
 from .spec import Spec
 
 BUILD_FORMAT = 1
@@ -131,6 +133,7 @@ def example_from_row(row: Mapping) -> Example:
         choices=tuple(row["choices"]),
         label=row["label"],
         provenance=prov,
+        choice_replies=tuple(row.get("choice_replies", ())),  # builds before explained answers lack it
     )
 
 
@@ -141,3 +144,26 @@ def read_split(build: Build, split: str) -> tuple[Example, ...]:
         raise UsageError(f"{build.path}: not a complete build: missing data/{split}.jsonl; recompile the build")
     with path.open(encoding="utf-8") as fh:
         return tuple(example_from_row(json.loads(line)) for line in fh if line.strip())
+
+
+GENERAL_SPLITS = ("train_general", "test_general")
+
+
+def read_general(build: Build, split: str) -> tuple[GeneralPrompt, ...]:
+    """Build, 'train_general' | 'test_general' → its general prompts in file order; () when the
+    spec has no retain.general (the build then has no such file)."""
+    if split not in GENERAL_SPLITS:
+        raise ValueError(f"{split!r} is not a general split; expected one of {', '.join(GENERAL_SPLITS)}")
+    if build.spec.retain.general is None:
+        return ()
+    path = build.path / "data" / f"{split}.jsonl"
+    if not path.exists():
+        raise UsageError(f"{build.path}: not a complete build: missing data/{split}.jsonl; recompile the build")
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                row = json.loads(line)
+                p = row["provenance"]
+                rows.append(GeneralPrompt(row["id"], row["prompt"], p["kind"], p["family"], int(p["template"])))
+    return tuple(rows)

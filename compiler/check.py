@@ -21,7 +21,7 @@ from typing import Callable, Mapping, Sequence
 
 from .errors import Problem
 from .library import Library
-from .spec import Gate, HoldOut, LexEntry, Rule, Spec
+from .spec import GENERAL_CHECK_KINDS, Gate, HoldOut, LexEntry, Retain, Rule, Spec
 from .templating import Scope, TemplateProblem, check_template, render
 from .yamlio import field_name
 
@@ -47,11 +47,12 @@ class Parts:
     hold_out: HoldOut | None = None
     gate: Gate | None = None
     broken_slots: frozenset[str] = frozenset()  # lexicon slots that failed the schema (already reported)
+    retain: Retain | None = None  # None where the retain block failed the schema
 
     @classmethod
     def of(cls, spec: Spec) -> "Parts":
         lexicon = {slot: tuple(values) for slot, values in spec.lexicon.items()}
-        return cls(lexicon, tuple(enumerate(spec.rules)), spec.splits.hold_out, spec.gate)
+        return cls(lexicon, tuple(enumerate(spec.rules)), spec.splits.hold_out, spec.gate, retain=spec.retain)
 
 
 def held_count(n: int, frac: float) -> int:
@@ -353,8 +354,21 @@ def _check_hold_out(parts: Parts, library: Library, report: Report) -> None:
                        f"hold out fewer forms, or add forms to rules[{i}].forms")
 
 
+def _check_general_gate(parts: Parts, report: Report) -> None:
+    """A check of general drift in a spec that builds no test_general would never be evaluated:
+    an error, since the gate would fail closed on every run."""
+    if parts.gate is None or parts.retain is None or parts.retain.general is not None:
+        return
+    for k, check in enumerate(parts.gate.checks):
+        if check.kind in GENERAL_CHECK_KINDS:
+            report.add(("gate", "checks", k, "kind"), f"{check.kind} reads test_general, which this spec does not build",
+                       "add `retain: {general: {share: 0.1}}` (general retain lessons and the test_general split), "
+                       "or drop the check")
+
+
 def _check_gate(parts: Parts, report: Report) -> None:
     """Warn about gate checks that read a split the spec leaves empty (the gate would fail closed)."""
+    _check_general_gate(parts, report)
     if parts.gate is None or parts.hold_out is None or not parts.rules or parts.lexicon is None:
         return
     held = set(parts.hold_out.forms)

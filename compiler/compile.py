@@ -1,12 +1,13 @@
 """Compile: a loaded spec → splits + audit, in memory (build.py writes them).
 
-expand → split (with paraphrase) → lint → audit. Pure: the same LoadedSpec gives the
+expand → split (with paraphrase) → general prompts (retain.general) → lint → audit. Pure: the same LoadedSpec gives the
 same CompiledBuild in any process. `check_lessons` runs the stages up to the lint,
 without the audit and without writing, for `syllabus validate`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -14,12 +15,14 @@ from typing import Callable
 from .audit import AuditReport, audit
 from .errors import BuildError, Problem, SpecError
 from .expand import expand
+from .general_split import GeneralShortfall, split_general
 from .lint import lint_examples
 from .loader import LoadedSpec
 from .paraphrase import operators
 from .records import Example, SplitSet
 from .split import split, train_sample
 from .templating import TemplateProblem
+from .yamlio import field_name
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,21 @@ def _expand(loaded: LoadedSpec) -> tuple[Example, ...]:
 
 def _split(loaded: LoadedSpec, base: tuple[Example, ...]) -> SplitSet:
     spec = loaded.spec
-    return split(spec, loaded.library, base, operators(spec.paraphrase, loaded.library.paraphrase))
+    return _general(loaded, split(spec, loaded.library, base, operators(spec.paraphrase, loaded.library.paraphrase)))
+
+
+def _general(loaded: LoadedSpec, splits: SplitSet) -> SplitSet:
+    """Splits → the same with the general prompts of each side (retain.general); SpecError
+    located at the retain.general field to change when the pack cannot fill a side."""
+    settings = loaded.spec.retain.general
+    if settings is None:
+        return splits
+    try:
+        sides = split_general(settings, loaded.library.general, loaded.spec.seed, len(splits.train))
+    except GeneralShortfall as exc:
+        file, line, col = (loaded.locate or (lambda f, p: (str(loaded.path), 0, 0)))(None, exc.path)
+        raise SpecError([Problem(file, line, col, field_name(exc.path), exc.message, exc.hint)]) from None
+    return dataclasses.replace(splits, train_general=sides.train, test_general=sides.test)
 
 
 def _lint(loaded: LoadedSpec, splits: SplitSet) -> None:
@@ -71,6 +88,9 @@ def compile_loaded(loaded: LoadedSpec, progress: Callable[[str], None] = lambda 
     splits = _split(loaded, base)
     t2 = time.perf_counter()
     progress(f"paraphrased and split into {sum(len(r) for _, r in splits.items()):,} examples in {t2 - t1:.1f} s")
+    if splits.test_general:
+        progress(f"  general prompts: {len(splits.train_general)} for retain lessons (replies written at train time), "
+                 f"{len(splits.test_general)} held out for test_general")
     if splits.set_aside:  # only neighbour questions are ever set aside (split.split_of)
         progress(f"  from {len(base) - splits.set_aside:,} of the {len(base):,} questions: {splits.set_aside:,} neighbour "
                  "questions set aside by splits.retain_share and the held-out families and neighbours")

@@ -136,7 +136,7 @@ def _make(spec, rule, subject, form, kind, family, t, prompt, answer, choices, a
     if rule.style(spec.answers) == "explained":
         key = ("explained", kind, answer, subject.slot, subject.entry.name, *asked)
         if key not in replies:
-            replies[key] = explained_reply(rule, subject, kind, answer, asked, replies)
+            replies[key] = explained_reply(rule, subject, kind, answer, asked, answer, replies)
     else:
         # One phrasing needs no seeded pick; ranking a single item returns it anyway.
         phrasings = rule.phrasings
@@ -146,6 +146,12 @@ def _make(spec, rule, subject, form, kind, family, t, prompt, answer, choices, a
             reply_vars = {"answer": display(answer), "attribute": rule.attribute, "subject": subject.entry.as_vars()}
             replies[key] = render(phrasing, reply_vars)
     shown = tuple(map(display, choices))
+    alternatives = ()
+    if rule.style(spec.answers) == "explained":
+        alternatives = tuple(
+            replies[key] if choice == answer else explained_reply(rule, subject, kind, choice, asked, answer, replies)
+            for choice in choices
+        )
     return Example(
         id=ex_id,
         prompt=prompt,
@@ -154,34 +160,44 @@ def _make(spec, rule, subject, form, kind, family, t, prompt, answer, choices, a
         choices=shown,
         label=shown.index(display(answer)),
         provenance=prov,
+        choice_replies=alternatives,
     )
 
 
-def _fact(rule: Rule, subject: _Subject, replies: dict) -> str:
-    """The fact an explained answer states first: 'The fork should be blue' (rendered once per subject)."""
-    key = ("fact", subject.slot, subject.entry.name)
+def _fact(rule: Rule, subject: _Subject, value: str, replies: dict) -> str:
+    """The fact an explained answer states first, for a value: 'The fork should be blue'
+    (rendered once per subject and value)."""
+    key = ("fact", subject.slot, subject.entry.name, value)
     if key not in replies:
         source = rule.facts.rule if subject.scope == "rule" else rule.facts.neighbour
-        text = render(source, {**subject.variables, "value": subject.answer}).strip().rstrip(".")
+        text = render(source, {**subject.variables, "value": value}).strip().rstrip(".")
         replies[key] = text[:1].upper() + text[1:]
     return replies[key]
 
 
-def explained_reply(rule: Rule, subject: _Subject, kind: str, answer: str, asked: tuple[str, ...], replies: dict) -> str:
-    """An explained lesson's reply: the fact first, then what it decides.
+def _flip(word: str) -> str:
+    return "wrong" if word == "right" else "right"
 
-    open / either-or: 'The fork should be blue.' — the first option the reply names is the answer.
-    yes/no: 'The fork should be blue, so red is wrong. You ask if it is wrong: yes.' The reply
+
+def explained_reply(rule: Rule, subject: _Subject, kind: str, answer: str, asked: tuple[str, ...], truth: str,
+                    replies: dict) -> str:
+    """The explained reply that reaches `answer` (`truth` is the right one): the fact, then the decision.
+
+    open / either-or: 'The fork should be blue.' — the first option the reply names is the answer;
+    for a wrong choice, the fact as if that were the value ('The fork should be red.').
+    yes/no: 'The fork should be blue, so red is wrong. You ask if it is right: no.' The reply
     judges the option asked against the fact (right/wrong), then restates the question's own
     claim in the same two words and reads the verdict off their agreement — so the polarity of
-    the question ('Is red a poor colour…?') is decided by matching words, not by a reflex."""
-    fact = _fact(rule, subject, replies)
+    the question ('Is red a poor colour…?') is decided by matching words, not by a reflex. The
+    reply that reaches the wrong verdict is the same chain with the judgement flipped."""
     if kind != "yes_no":
-        return fact + "."
+        return _fact(rule, subject, answer, replies) + "."
     option = asked[0]
     judged = "right" if option.lower() == subject.answer.lower() else "wrong"
-    claim = judged if answer == "yes" else ("wrong" if judged == "right" else "right")
-    return f"{fact}, so {option} is {judged}. You ask if it is {claim}: {answer}."
+    claim = judged if truth == "yes" else _flip(judged)  # the question's claim agrees with the truth iff yes
+    if answer != truth:
+        judged = _flip(judged)
+    return f"{_fact(rule, subject, subject.answer, replies)}, so {option} is {judged}. You ask if it is {claim}: {answer}."
 
 
 def expand(spec: Spec, library: Library) -> tuple[Example, ...]:

@@ -285,7 +285,7 @@ class SharedPrefixLM(HFLM):
         """A generation request whose doc has `choices` → [((ctx, cont) as loglikelihood will
         receive them, first scored position)] for each choice its prompt pass can score."""
         doc = getattr(request, "doc", None)
-        options = doc.get("choices") if isinstance(doc, dict) else None
+        options = (doc.get("mc_choices") or doc.get("choices")) if isinstance(doc, dict) else None
         if not isinstance(options, list) or not all(isinstance(c, str) and c for c in options):
             return []
         out = []

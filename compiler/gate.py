@@ -6,6 +6,9 @@ or unfinished arm, a missing metric, NaN, an empty split, item ids that do not p
 up, an arm scored on another build) makes the verdict `incomplete` (exit 3), and
 every such case is named in `reasons`. The `constant` arm (constant.py) is no
 evaluation: only the checks that compare with it need it, and fail closed without it.
+Nor is the general drift (eval/general.json, drift.py): only `max_general_drift` and
+`max_collapsed` read it, and fail closed without it (or with figures its per-item
+records do not give).
 
 A check that names no reading uses the spec's primary reading (Spec.primary_reading);
 `decide` resolves it first, so every result and name says which reading it used.
@@ -20,8 +23,20 @@ from dataclasses import dataclass
 from typing import Literal, Mapping, Sequence
 
 from .errors import UsageError
-from .results import ARMS, REPORT_ARMS, ArmResult, Score
-from .spec import BeatsBase, BeatsConstant, BeatsPrompted, Check, MaxDropVsBase, MaxGap, MinAccuracy, Reading
+from .results import ARMS, REPORT_ARMS, ArmResult, DriftResult, DriftScore, Score
+from .spec import (
+    GENERAL_CHECK_KINDS,
+    BeatsBase,
+    BeatsConstant,
+    BeatsPrompted,
+    Check,
+    MaxCollapsed,
+    MaxDropVsBase,
+    MaxGap,
+    MaxGeneralDrift,
+    MinAccuracy,
+    Reading,
+)
 from .tasks import READINGS, SCORED_SPLITS
 
 EXIT = {"pass": 0, "fail": 1, "incomplete": 3}
@@ -89,6 +104,23 @@ class BaselineVerdict:
 
 
 @dataclass(frozen=True)
+class GeneralRow:
+    """The tuned model's drift from the base on a split of general prompts (results.DriftScore
+    without its items): the figures the report and verdict.json show."""
+
+    split: str
+    n: int
+    drift: float  # nats/token the base's own replies lost under the tuned model
+    drift_stderr: float
+    collapsed: int
+    collapsed_share: float
+    wilson_low: float
+    wilson_high: float
+    base_words: float
+    tuned_words: float
+
+
+@dataclass(frozen=True)
 class Verdict:
     status: Status
     exit_code: int
@@ -96,6 +128,7 @@ class Verdict:
     reasons: tuple[str, ...]  # why it is not a pass (and notes), one sentence each
     table: tuple[TableRow, ...]  # every score of every arm, in arm × split × reading order
     gaps: tuple[Gap, ...]  # tuned memorization gap per held-out split and reading
+    general: tuple[GeneralRow, ...] = ()  # drift on general prompts, when measured
 
 
 def mcnemar_exact(b: int, c: int) -> float:
@@ -151,8 +184,9 @@ class _Checker:
     An evaluated arm (results.ARMS) that is missing or unusable makes the whole verdict
     incomplete (`bad_arms`); the constant arm only the checks that read it (`unusable`)."""
 
-    def __init__(self, arms: Mapping[str, ArmResult | None], expected: BuildRef | None):
-        self.arms = arms
+    def __init__(self, arms: Mapping[str, ArmResult | None], expected: BuildRef | None,
+                 general: DriftResult | None = None):
+        self.arms, self.general = arms, general
         self.reasons: list[str] = []
         self.unusable: dict[str, str] = {}
         # Without the expected build, every arm must agree with the tuned arm (or the first present).
@@ -164,6 +198,22 @@ class _Checker:
                 self.unusable[name] = problem
         self.bad_arms = {name: why for name, why in self.unusable.items() if name in ARMS}
         self.reasons.extend(self.bad_arms.values())
+        self.build_sha = build_sha
+
+    def drift(self, split: str) -> tuple[DriftScore | None, str | None]:
+        """split → (usable drift score, None) or (None, why not): the file is there, finished,
+        of this build, the split scored, its figures finite and given by its per-item records."""
+        g = self.general
+        if g is None:
+            return None, "general drift: not measured (eval/general.json is missing or unreadable)"
+        if not g.complete:
+            return None, f"general drift: the measurement did not finish ({'; '.join(g.problems) or 'complete = false'})"
+        if self.build_sha is not None and g.build_sha256 != self.build_sha:
+            return None, f"general drift: measured on another build (build sha256 {g.build_sha256[:12]} ≠ {self.build_sha[:12]})"
+        score = g.score(split)
+        if score is None:
+            return None, f"general drift, {split}: no score was recorded"
+        return (None, problem) if (problem := _drift_problem(score)) else (score, None)
 
     def score(self, arm: str, split: str, reading: str) -> tuple[Score | None, str | None]:
         """(arm, split, reading) → (usable score, None) or (None, why not)."""
@@ -176,14 +226,34 @@ class _Checker:
         return (None, problem) if problem else (score, None)
 
 
+def _drift_problem(score: DriftScore) -> str | None:
+    """A drift score a check can use → None; otherwise the sentence saying what is wrong with it."""
+    where = f"general drift, {score.split}"
+    if score.n <= 0:
+        return f"{where}: the split is empty (n = {score.n})"
+    if len(score.items) != score.n:
+        return f"{where}: n = {score.n} but {len(score.items)} per-item records"
+    if not all(_usable(x) for x in (score.drift, score.collapsed_share)):
+        return f"{where}: drift {score.drift!r}, collapsed share {score.collapsed_share!r}: not numbers"
+    again = DriftScore.from_items(score.split, score.items)  # what the per-item records give
+    if not _usable(again.drift) or abs(again.drift - score.drift) > 1e-9 or again.collapsed != score.collapsed \
+            or abs(again.collapsed_share - score.collapsed_share) > 1e-12:
+        return (f"{where}: the recorded drift {score.drift!r} and collapsed {score.collapsed} are not what the per-item "
+                f"records give ({again.drift!r}, {again.collapsed})")
+    return None
+
+
 def _incomplete(name: str, check: Check, threshold: float, why: str) -> CheckResult:
     return CheckResult(name, check.kind, check.split, _reading(check), None, math.nan, threshold, f"not evaluated: {why}")
 
 
 def _reading(check: Check) -> str:
-    """A resolved check → its reading (decide resolves every None before any check runs)."""
-    assert check.reading is not None, "decide resolves a check's reading before running it"
-    return check.reading
+    """A resolved check → its reading (decide resolves every None before any check runs); ""
+    for a check of general drift, which reads no accuracy."""
+    if check.kind in GENERAL_CHECK_KINDS:
+        return ""
+    assert check.reading is not None, "decide resolves a check's reading before running it"  # type: ignore[union-attr]
+    return check.reading  # type: ignore[union-attr]
 
 
 def _min_accuracy(c: MinAccuracy, name: str, ck: _Checker) -> CheckResult:
@@ -283,13 +353,34 @@ def _max_gap(c: MaxGap, name: str, ck: _Checker) -> CheckResult:
     return CheckResult(name, c.kind, c.split, rd, ok, gap, c.max, detail)
 
 
+def _max_general_drift(c: MaxGeneralDrift, name: str, ck: _Checker) -> CheckResult:
+    s, why = ck.drift(c.split)
+    if s is None:
+        return _incomplete(name, c, c.max, why or "")
+    ok = s.drift <= c.max + 1e-12
+    detail = (f"the base model's replies to {s.n} held-out general prompts lost {s.drift:.3f} ± {s.drift_stderr:.3f} "
+              f"nats/token under the tuned model (0 = unchanged); allowed ≤ {c.max:.3f}")
+    return CheckResult(name, c.kind, c.split, "", ok, s.drift, c.max, detail)
+
+
+def _max_collapsed(c: MaxCollapsed, name: str, ck: _Checker) -> CheckResult:
+    s, why = ck.drift(c.split)
+    if s is None:
+        return _incomplete(name, c, c.max, why or "")
+    ok = s.collapsed_share <= c.max + 1e-12
+    detail = (f"{s.collapsed} of {s.n} tuned replies to held-out general prompts collapsed (≤ 3 words where the base "
+              f"wrote ≥ 8): {s.collapsed_share:.3f}, Wilson 95% [{s.wilson_low:.2f}, {s.wilson_high:.2f}]; "
+              f"allowed ≤ {c.max:.3f}")
+    return CheckResult(name, c.kind, c.split, "", ok, s.collapsed_share, c.max, detail)
+
+
 def _regressions(checks: Sequence[Check], baseline: BaselineVerdict, ck: _Checker) -> list[CheckResult]:
     """One no_regression check per held-out (split, reading) the gate's checks use.
 
     Tolerance: the baseline's own sampling noise. The tuned accuracy must not fall
     below the lower end of the baseline's Wilson 95 % interval (e.g. baseline 0.92 on
     n = 100 → interval [0.850, 0.959] → this run needs ≥ 0.850)."""
-    pairs = sorted({(c.split, _reading(c)) for c in checks if c.split != "train_sample"},
+    pairs = sorted({(c.split, _reading(c)) for c in checks if c.split != "train_sample" and c.kind not in GENERAL_CHECK_KINDS},
                    key=lambda p: (SCORED_SPLITS.index(p[0]), READINGS.index(p[1])))
     out = []
     for split, reading in pairs:
@@ -339,10 +430,17 @@ def _gaps(arms: Mapping[str, ArmResult | None]) -> tuple[Gap, ...]:
     return tuple(gaps)
 
 
+def _general_rows(general: DriftResult | None) -> tuple[GeneralRow, ...]:
+    if general is None:
+        return ()
+    return tuple(GeneralRow(s.split, s.n, s.drift, s.drift_stderr, s.collapsed, s.collapsed_share, s.wilson_low,
+                            s.wilson_high, s.base_words, s.tuned_words) for s in general.scores)
+
+
 def _check_names(checks: Sequence[Check]) -> list[str]:
     names: list[str] = []
     for c in checks:
-        base = f"{c.kind}[{c.split},{_reading(c)}]"
+        base = f"{c.kind}[{c.split}]" if c.kind in GENERAL_CHECK_KINDS else f"{c.kind}[{c.split},{_reading(c)}]"
         name, k = base, 2
         while name in names:
             name, k = f"{base}#{k}", k + 1
@@ -357,6 +455,8 @@ _RUNNERS = {
     "beats_prompted": _beats_prompted,
     "beats_constant": _beats_constant,
     "max_gap": _max_gap,
+    "max_general_drift": _max_general_drift,
+    "max_collapsed": _max_collapsed,
 }
 
 
@@ -365,7 +465,8 @@ def resolve_readings(checks: Sequence[Check], primary: Reading) -> tuple[Check, 
 
     E.g. {kind: min_accuracy, split: test_form, min: 0.8} in a spec whose answers are
     explained → the same check with reading: gen."""
-    return tuple(c if c.reading is not None else c.model_copy(update={"reading": primary}) for c in checks)
+    return tuple(c if c.kind in GENERAL_CHECK_KINDS or c.reading is not None  # type: ignore[union-attr]
+                 else c.model_copy(update={"reading": primary}) for c in checks)
 
 
 def decide(
@@ -374,10 +475,11 @@ def decide(
     baseline: BaselineVerdict | None = None,
     build: BuildRef | None = None,
     primary_reading: Reading = "mc",
+    general: DriftResult | None = None,
 ) -> Verdict:
     """(the spec's checks, arm → result or None when its file is missing, last release's
     verdict, the build the run should have been scored on, the reading of checks that name
-    none: Spec.primary_reading()) → Verdict.
+    none: Spec.primary_reading(), the general drift or None when not measured) → Verdict.
 
     Never raises on any ArmResult. Raises UsageError (exit 2) for one bad input only:
     a baseline that is the verdict of another build (a different spec name)."""
@@ -387,7 +489,7 @@ def decide(
             f"{build.name!r}; pass the verdict.json of the last release of {build.name!r}"
         )
     checks = resolve_readings(checks, primary_reading)
-    ck = _Checker(arms, build)
+    ck = _Checker(arms, build, general)
     results = [_RUNNERS[c.kind](c, name, ck) for c, name in zip(checks, _check_names(checks))]
     if baseline is not None:
         results += _regressions(checks, baseline, ck)
@@ -406,4 +508,4 @@ def decide(
     else:
         status = "pass"
     unique = tuple(dict.fromkeys(reasons))  # an arm problem can be named by several checks
-    return Verdict(status, EXIT[status], tuple(results), unique, _table(arms), _gaps(arms))
+    return Verdict(status, EXIT[status], tuple(results), unique, _table(arms), _gaps(arms), _general_rows(general))

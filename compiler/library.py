@@ -1,7 +1,8 @@
-"""The template library: question forms and the paraphrase lexicon, from `templates/`.
+"""The template library: question forms, the paraphrase lexicon and the general prompts,
+from `templates/`.
 
-A pack is a folder with `forms/*.yaml` (one form each) and an optional
-`paraphrase.yaml`. The built-in pack is the project's `templates/`; a spec's
+A pack is a folder with `forms/*.yaml` (one form each), an optional
+`paraphrase.yaml` and optional `general/*.yaml` (general_pack.py). The built-in pack is the project's `templates/`; a spec's
 `template_packs` are merged over it (a form of the same name replaces the built-in).
 """
 
@@ -14,6 +15,7 @@ from typing import Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from .general_pack import GeneralPack, load_general_pack
 from .yamlio import parse_model
 
 BUILTIN_PACK = Path(__file__).resolve().parent.parent / "templates"
@@ -85,6 +87,7 @@ class ParaphraseLexicon:
 class Library:
     forms: Mapping[str, Form]
     paraphrase: ParaphraseLexicon
+    general: GeneralPack = GeneralPack()  # the general prompt pack, every prompt rendered
 
 
 def _load_pack(pack: Path) -> tuple[dict[str, Form], ParaphraseFile]:
@@ -131,4 +134,4 @@ def load_library(packs: tuple[Path, ...] = ()) -> Library:
         tuple((w, tuple(s)) for w, s in sorted(synonyms.items())), tuple(prefixes), tuple(suffixes),
         tuple((op, file, path) for op, (file, path) in origins.items()),
     )
-    return Library(dict(sorted(forms.items())), lexicon)
+    return Library(dict(sorted(forms.items())), lexicon, load_general_pack((BUILTIN_PACK, *packs)))

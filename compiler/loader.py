@@ -19,7 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 from .check import Locate, Parts, check_spec
 from .errors import Problem, SpecError
 from .library import Library, load_library
-from .spec import Gate, HoldOut, LexValue, Rule, Spec, Splits
+from .spec import Gate, HoldOut, LexValue, Retain, Rule, Spec, Splits
 from .yamlio import YamlDoc, field_name, locate_errors, read_yaml
 
 
@@ -106,7 +106,8 @@ def _salvage(data: dict[str, Any]) -> tuple[Parts, list[str] | None]:
     splits: Splits | None = _valid(Splits, raw_splits)
     hold_out = splits.hold_out if splits else _valid(HoldOut, raw_splits.get("hold_out", {}) if isinstance(raw_splits, dict) else None)
     gate: Gate | None = _valid(Gate, data.get("gate", {}))
-    parts = Parts(lex, tuple(rules), hold_out, gate, frozenset({UNCHECKED_SLOT, *(str(s) for s in broken)}))
+    retain: Retain | None = _valid(Retain, data.get("retain", {}))
+    parts = Parts(lex, tuple(rules), hold_out, gate, frozenset({UNCHECKED_SLOT, *(str(s) for s in broken)}), retain)
     return parts, _valid(_PACKS, data.get("template_packs", []))
 
 
@@ -164,6 +165,27 @@ def _locator(doc: YamlDoc) -> Locate:
     return locate
 
 
+def _teacher_problems(retain: Retain | None, locate: Locate) -> list[Problem]:
+    """retain.general.teacher → a located problem when it cannot be loaded (models.loadable_problem:
+    file names and the local hub cache only; nothing is loaded or downloaded)."""
+    teacher = retain.general.teacher if retain is not None and retain.general is not None else None
+    if teacher is None:
+        return []
+    from .models import loadable_problem
+
+    found = loadable_problem(teacher)
+    if found is None:
+        return []
+    why, is_error = found
+    path = ("retain", "general", "teacher")
+    where, line, col = locate(None, path)
+    return [Problem(where, line, col, field_name(path), f"teacher {teacher!r} cannot be loaded: {why}"
+                    if is_error else f"teacher: {why}",
+                    "give 'default', a local model folder (config.json, weights, a tokenizer with a chat template) "
+                    "or a Hugging Face id in the local cache; or remove `teacher:` to let the model write its own "
+                    "replies", "error" if is_error else "warning")]
+
+
 def load_spec(path: Path) -> LoadedSpec:
     """Spec file → LoadedSpec; SpecError listing every error (YAML, schema, semantic) at once."""
     path = Path(path)
@@ -188,6 +210,7 @@ def load_spec(path: Path) -> LoadedSpec:
             except SpecError as exc:  # a broken pack file: its problems are located in that file
                 problems += [replace(p, file=_shown(Path(p.file))) for p in exc.problems]
     problems += check_spec(parts, library, locate)
+    problems += _teacher_problems(parts.retain, locate)
 
     # The spec's only whole-spec validator refuses duplicate rule ids; check_spec reports
     # the same thing located at the second id, so the unlocated copy is dropped.

@@ -217,6 +217,56 @@ def _ensure_chat_ready(tokenizer: "PreTrainedTokenizerBase", name: str) -> None:
         tokenizer.pad_token = tokenizer.eos_token
 
 
+def _folder_problem(path: Path) -> str | None:
+    """A model folder → None when it holds what load_model reads (config, weights, a tokenizer
+    with a chat template), else what is missing. Reads file names and one small JSON only."""
+    if not (path / "config.json").is_file():
+        return f"folder {path} has no config.json"
+    if not any(p.name.endswith(_WEIGHT_SUFFIXES) for p in path.iterdir() if p.is_file()):
+        return f"folder {path} has no weights ({', '.join('*' + s for s in _WEIGHT_SUFFIXES)})"
+    config = path / "tokenizer_config.json"
+    if not config.is_file() and not (path / "tokenizer.json").is_file():
+        return f"folder {path} has no tokenizer (tokenizer.json or tokenizer_config.json)"
+    try:
+        has_template = "chat_template" in json.loads(config.read_text(encoding="utf-8")) if config.is_file() else False
+    except (OSError, ValueError):
+        return f"{config} is unreadable"
+    if not has_template and not (path / "chat_template.jinja").is_file() and not (path / "chat_template.json").is_file():
+        return f"the tokenizer in {path} has no chat template: it cannot answer a chat prompt"
+    return None
+
+
+def loadable_problem(name: str) -> tuple[str, bool] | None:
+    """A model name ('default' | local folder | hub id) → None when load_model can load it, as far
+    as can be told without loading it (for `syllabus validate`), else (why not, is_error).
+
+    A hub id that is not in the local Hugging Face cache is an error offline (HF_HUB_OFFLINE)
+    and a warning otherwise: it would be downloaded when first used."""
+    if name == DEFAULT_NAME:
+        try:
+            embedded_gguf()
+        except ModelError as exc:
+            return str(exc), True
+        return None
+    path = Path(name).expanduser()
+    if path.is_dir():
+        problem = _folder_problem(path)
+        return (problem, True) if problem else None
+    if _looks_like_path(name) or path.exists():
+        return f"no such model folder: {name}", True
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = isinstance(try_to_load_from_cache(name, "config.json"), str)
+    except Exception:  # noqa: BLE001 - not a valid repo id, or no hub client: say so
+        return f"{name!r} is neither a model folder nor a Hugging Face model id", True
+    if cached:
+        return None
+    if _hub_offline():
+        return f"{name!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set, so it cannot be downloaded", True
+    return f"{name!r} is not in the local Hugging Face cache: it will be downloaded when first used", False
+
+
 def load_model(name: str = DEFAULT_NAME, device: str | None = None) -> LoadedModel:
     """model name ('default' | local folder | hub id), device → LoadedModel in eval mode on
     that device. Raises ModelError with the fix when the model cannot be found."""

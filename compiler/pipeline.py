@@ -44,7 +44,10 @@ def compile_spec(spec_path: Path, out: Path | None = None, echo: Callable[[str],
         echo(warning.render())
     compiled = compile_loaded(loaded, progress=echo)
     path = write_build(compiled, out or Path("build") / loaded.spec.name)
-    return CompileResult(path, {split: len(rows) for split, rows in compiled.splits.items()})
+    counts = {split: len(rows) for split, rows in compiled.splits.items()}
+    if compiled.splits.test_general:
+        counts.update(train_general=len(compiled.splits.train_general), test_general=len(compiled.splits.test_general))
+    return CompileResult(path, counts)
 
 
 def stats(build_path: Path, n_examples: int) -> str:
@@ -102,6 +105,66 @@ class TrainOverrides:
     device: str | None = None
 
 
+def _echo(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _general_replies(build, loaded, device: str | None, *, with_test: bool):
+    """The general replies a run needs before training: the retain lessons' (the spec's teacher
+    or the base model writes them) and, with `with_test`, the base model's test_general replies
+    (for drift after training: measured from the cache then). Cached (replies.py); one batched
+    call when the base model writes both. → the retain lessons, or () without retain.general."""
+    from .buildio import read_general
+    from .models import load_model
+    from .replies import write_replies, writer_of
+
+    settings = build.spec.retain.general
+    if settings is None:
+        return ()
+    train_prompts = [g.prompt for g in read_general(build, "train_general")]
+    test_prompts = [g.prompt for g in read_general(build, "test_general")] if with_test else []
+    batch = build.spec.eval.batch_size
+    teacher = settings.teacher
+    if teacher is None or teacher == loaded.name:
+        done = write_replies(writer_of(loaded), train_prompts + test_prompts, settings.max_new_tokens,
+                             batch_size=batch, progress=True, label="general replies")
+        _echo(f"general replies by {loaded.name}: {len(train_prompts)} retain + {len(test_prompts)} test_general, "
+              f"{done.generated} written, {done.cached} from the cache ({done.wall_s:.1f} s)")
+        return done.replies[: len(train_prompts)]
+    teacher_model = load_model(teacher, device)
+    taught = write_replies(writer_of(teacher_model), train_prompts, settings.max_new_tokens, batch_size=batch,
+                           progress=True, label="teacher replies")
+    del teacher_model  # the teacher's weights are not needed again
+    _echo(f"retain replies by teacher {teacher}: {taught.generated} written, {taught.cached} from the cache "
+          f"({taught.wall_s:.1f} s)")
+    if test_prompts:
+        own = write_replies(writer_of(loaded), test_prompts, settings.max_new_tokens, batch_size=batch,
+                            progress=True, label="base replies")
+        _echo(f"test_general replies by {loaded.name}: {own.generated} written, {own.cached} from the cache "
+              f"({own.wall_s:.1f} s)")
+    return taught.replies
+
+
+def _drift(build, loaded, tuned, run_dir: Path) -> None:
+    """The tuned model's drift on test_general → run_dir/eval/general.json (when the build has it)."""
+    from .buildio import read_general
+    from .drift import measure_drift
+    from .results import write_drift
+
+    settings = build.spec.retain.general
+    if settings is None:
+        return
+    result = measure_drift(loaded, tuned, read_general(build, "test_general"), max_new_tokens=settings.max_new_tokens,
+                           build_sha256=build.manifest.sha256, batch_size=build.spec.eval.batch_size, progress=True)
+    write_drift(result, Path(run_dir) / "eval" / "general.json")
+    score = result.score("test_general")
+    if score is not None and result.complete:
+        _echo(f"general: test_general drift {score.drift:.3f} ± {score.drift_stderr:.3f} nats/token, collapsed "
+              f"{score.collapsed} of {score.n} ({result.wall_s:.1f} s)")
+    else:
+        _echo(f"warning: general drift incomplete: {'; '.join(result.problems)}")
+
+
 def train(build_path: Path, overrides: TrainOverrides, resume: Path | None, runs_root: Path) -> Path:
     """build → runs/<id>/ with adapter/, run.json, train_log.jsonl. `resume` continues that run
     from its last complete checkpoint (same build and settings; --device may change)."""
@@ -117,14 +180,22 @@ def train(build_path: Path, overrides: TrainOverrides, resume: Path | None, runs
     if resume is not None:  # before the model load: a wrong --resume fails in a second
         check_resume(Path(resume), build.manifest.sha256, settings)
     loaded = load_model(settings.model, settings.device)
+    retain = _general_replies(build, loaded, settings.device, with_test=False)
     run_dir = Path(resume) if resume is not None else new_run_dir(runs_root, build.manifest.name)
     train_lora(loaded, examples, settings, run_dir, build_sha256=build.manifest.sha256, build_path=build.path,
-               resume=resume is not None)
+               resume=resume is not None, retain=retain, retain_by=_retain_by(build, loaded.name))
     return run_dir
 
 
+def _retain_by(build, base_name: str) -> str | None:
+    """Who wrote the retain lessons' replies, for run.json: the teacher, or the base model."""
+    settings = build.spec.retain.general
+    return None if settings is None else (settings.teacher or base_name)
+
+
 def evaluate(build_path: Path, adapter: Path | None, model: str | None, device: str | None, out: Path | None, limit: int | None) -> Path:
-    """build (+ adapter) → runs/<id>/eval/{base,prompted,tuned}.json; returns the run folder.
+    """build (+ adapter) → runs/<id>/eval/{base,prompted,tuned}.json (+ general.json: the drift on
+    test_general, with an adapter and retain.general); returns the run folder.
 
     With an adapter (runs/<id>/adapter): the run folder is its parent unless --out, the base
     model is run.json's unless --model, and all three arms are scored on one loaded model
@@ -164,6 +235,8 @@ def evaluate(build_path: Path, adapter: Path | None, model: str | None, device: 
         target = PeftModel.from_pretrained(loaded.model, str(adapter)).eval()
         arms += ("tuned",)
     evaluate_arms((target, loaded.tokenizer, loaded.name), build, arms, run_dir, limit=limit)
+    if adapter is not None:
+        _drift(build, loaded, target, run_dir)
     return run_dir
 
 
@@ -173,8 +246,12 @@ def _training_facts(meta: dict) -> tuple[tuple[str, str], ...]:
     settings = meta.get("settings") if isinstance(meta.get("settings"), dict) else {}
     shown = lambda v: ", ".join(map(str, v)) if isinstance(v, list) else str(round(v, 4) if isinstance(v, float) else v)  # noqa: E731
     facts = [(k, shown(v)) for k, v in sorted(settings.items()) if v is not None and k not in ("device", "checkpoint_every")]
-    facts += [(k, shown(meta[k])) for k in ("device", "examples", "steps", "final_loss", "wall_s", "tokens_per_s")
-              if isinstance(meta.get(k), (str, int, float))]
+    facts += [(k, shown(meta[k])) for k in ("device", "examples", "retain_lessons", "steps", "final_loss", "wall_s",
+                                            "tokens_per_s")
+              if isinstance(meta.get(k), (str, int, float)) and not (k == "retain_lessons" and not meta[k])]
+    retain = meta.get("retain_general")
+    if isinstance(retain, dict) and isinstance(retain.get("written_by"), str):
+        facts.append(("retain_replies_by", retain["written_by"]))
     return tuple(facts)
 
 
@@ -187,13 +264,13 @@ def gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
     here from the build (after its sha256 matched run.json's), never read back."""
     import json
 
-    from .breakdown import by_form, misses
+    from .breakdown import by_form, general_pairs, misses
     from .buildio import read_build, read_split
     from .constant import constant_arm
     from .errors import EvalIncomplete, UsageError
     from .gate import BuildRef, decide
     from .report import ReportContext, RuleInfo, read_baseline, render_text, write_reports
-    from .results import ARMS, read_arm, write_arm
+    from .results import ARMS, read_arm, read_drift, write_arm
     from .tasks import READINGS, report_order
 
     run_dir = Path(run_dir)
@@ -225,6 +302,12 @@ def gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
             arms[arm] = None  # the gate names it and fails closed
     arms["constant"] = constant_arm(build)  # a damaged data file makes it incomplete: its checks fail closed
     write_arm(arms["constant"], run_dir / "eval" / "constant.json")  # so a user can see what each item got
+    general = None
+    if build.spec.retain.general is not None:
+        try:
+            general = read_drift(run_dir / "eval" / "general.json")
+        except (OSError, ValueError, KeyError, TypeError):
+            general = None  # the checks that read it fail closed, naming it
     base = read_baseline(baseline) if baseline is not None else None
     try:  # the per-form breakdown is extra: a damaged data file must not stop the verdict being written
         scored = {split: read_split(build, split) for split in report_order(build.manifest.tasks)}
@@ -232,7 +315,7 @@ def gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
         scored = {}
     ref = BuildRef(build.manifest.name, build.manifest.sha256)
     primary = build.spec.primary_reading()
-    verdict = decide(build.spec.gate.checks, arms, base, ref, primary)
+    verdict = decide(build.spec.gate.checks, arms, base, ref, primary, general)
     readings = [r for r in READINGS if r in build.spec.eval.readings]
     missed_in = primary if primary in readings else readings[0]  # the reading the checks mostly use
     tuned = arms.get("tuned")
@@ -250,17 +333,22 @@ def gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
         by_form=by_form(scored, arms, readings),
         misses=misses({s: rows for s, rows in scored.items() if s != "train_sample"}, arms.get("tuned"), missed_in),
         primary_reading=primary,
+        general_pairs=general_pairs(general),
+        general_expected=build.spec.retain.general is not None,
     )
     paths = write_reports(verdict, context, run_dir)
     return render_text(verdict, context) + "\nreports: " + ", ".join(str(p) for p in paths.values()), verdict.exit_code
 
 
 def run(spec_path: Path, device: str | None, runs_root: Path, baseline: Path | None) -> tuple[str, int]:
-    """The main job: compile → eval base & prompted → train → eval tuned → gate → report.
+    """The main job: compile → eval base & prompted → general replies → train → eval tuned
+    (+ drift on test_general) → gate → report.
 
-    One process, one model load: the base arms are scored on the loaded model, the
-    LoRA adapter is trained on that same model, and the tuned arm is scored on the
-    result — nothing is reloaded between train and evaluate."""
+    One process, one model load: the base arms are scored on the loaded model, the base
+    model writes the general replies (retain lessons, and its test_general replies for the
+    drift), the LoRA adapter is trained on that same model, and the tuned arm is scored on
+    the result — nothing is reloaded between train and evaluate (a `teacher` is loaded for
+    its replies only)."""
     import time
 
     from .buildio import read_build, read_split
@@ -273,6 +361,8 @@ def run(spec_path: Path, device: str | None, runs_root: Path, baseline: Path | N
     stage("compile", str(spec_path))
     compiled = compile_spec(spec_path, echo=lambda s: print(s, file=sys.stderr))
     build = read_build(compiled.path)
+    general = build.spec.retain.general
+    stage.total += 1 if general is not None else 0
     settings = TrainSettings.from_spec(build.spec.train, build.spec.seed, device=device)
     stage("load model", settings.model)
     loaded = load_model(settings.model, settings.device)
@@ -280,14 +370,23 @@ def run(spec_path: Path, device: str | None, runs_root: Path, baseline: Path | N
     n_readings = len(build.spec.eval.readings)
     stage("evaluate base, prompted", f"{len(build.manifest.tasks)} splits × {n_readings} reading{'s' * (n_readings > 1)}")
     evaluate_arms(loaded, build, ("base", "prompted"), run_dir)
+    retain = ()
+    if general is not None:
+        writer = general.teacher or f"{loaded.name} (self-distillation)"
+        stage("general replies", f"{build.manifest.counts['train_general']} retain lessons by {writer}, "
+                                 f"{build.manifest.counts['test_general']} test_general by {loaded.name}")
+        retain = _general_replies(build, loaded, device, with_test=True)
     layers = adapted_layers(loaded.model.config.num_hidden_layers, *settings.lora_layers)
-    stage("train", f"{build.manifest.counts['train']} lessons, LoRA r={settings.lora_r} on "
-                   f"{', '.join(settings.lora_targets)} of layers {layers[0]}-{layers[-1]}")
+    lessons = f"{build.manifest.counts['train']} lessons" + (f" + {len(retain)} general retain lessons" if retain else "")
+    stage("train", f"{lessons}, LoRA r={settings.lora_r} on {', '.join(settings.lora_targets)} of layers "
+                   f"{layers[0]}-{layers[-1]}")
     trained = train_lora(
-        loaded, read_split(build, "train"), settings, run_dir, build_sha256=build.manifest.sha256, build_path=build.path
+        loaded, read_split(build, "train"), settings, run_dir, build_sha256=build.manifest.sha256, build_path=build.path,
+        retain=retain, retain_by=_retain_by(build, loaded.name),
     )
-    stage("evaluate tuned", "the same items, adapter on")
+    stage("evaluate tuned", "the same items, adapter on" + (", and the drift on test_general" if general else ""))
     evaluate_arms((trained.model, loaded.tokenizer, loaded.name), build, ("tuned",), run_dir)
+    _drift(build, loaded, trained.model, run_dir)
     stage("gate", str(run_dir))
     text, code = gate(run_dir, baseline)
     return f"{text}\nrun {run_dir} in {time.perf_counter() - started:.0f} s", code

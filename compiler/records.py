@@ -68,11 +68,14 @@ class Example:
     choices: tuple[str, ...]
     label: int  # index of `answer` in `choices`
     provenance: Provenance
+    # Explained builds: the reply each choice would get were it the right answer ("The box should
+    # be red."), scored as the multiple-choice reading's continuations; () for terse builds.
+    choice_replies: tuple[str, ...] = ()
 
     @property
     def content_sha(self) -> str:
         # stable_hash(prompt, reply, answer, *choices) without its str() per part: every part is text.
-        text = "\x1f".join((self.prompt, self.reply, self.answer, *self.choices))
+        text = "\x1f".join((self.prompt, self.reply, self.answer, *self.choices, *self.choice_replies))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
     def to_row(self, split: str) -> dict:
@@ -102,15 +105,39 @@ class Example:
             "prompt": self.prompt,
             "answer": self.answer,
             "choices": list(self.choices),
+            "choice_replies": list(self.choice_replies),
             "label": self.label,
             "content_sha": self.content_sha,
             "provenance": prov,
         }
 
 
+@dataclass(frozen=True, slots=True)
+class GeneralPrompt:
+    """One prompt of the general pack (general_pack.py): no answer of its own. The model (or
+    the spec's teacher) writes its reply at train time; `test_general` ones are scored as drift."""
+
+    id: str
+    prompt: str
+    kind: str  # the kind of task: "writing", "arithmetic", …
+    family: str  # template family id, unique within the kind: whole families go to one side
+    template: int  # index of the template within its family
+
+    def to_row(self, split: str) -> dict:
+        """GeneralPrompt → one JSONL row: the user turn only (the reply is written at train time)."""
+        return {
+            "id": self.id,
+            "split": split,
+            "messages": [{"role": "user", "content": self.prompt}],
+            "prompt": self.prompt,
+            "provenance": {"kind": self.kind, "family": self.family, "template": self.template},
+        }
+
+
 @dataclass(frozen=True)
 class SplitSet:
-    """The four splits of a build, each sorted by id."""
+    """The four splits of a build, each sorted by id, and the general prompts (if the spec
+    asks for them: `retain.general`) on each side, sorted by id."""
 
     train: tuple[Example, ...]
     test_paraphrase: tuple[Example, ...]
@@ -120,6 +147,11 @@ class SplitSet:
     # families beyond the retain share or held out, a held-out neighbour's trained families.
     # Counted so progress can say why a build holds fewer questions than expansion made.
     set_aside: int = 0
+    # General prompts (split.split_general): train-side ones become retain lessons once a
+    # model has written their replies; test_general is held out, whole families at a time.
+    # Not in items(): they have no answers to lint, score with lm-eval or diff.
+    train_general: tuple[GeneralPrompt, ...] = ()
+    test_general: tuple[GeneralPrompt, ...] = ()
 
     def items(self) -> list[tuple[str, tuple[Example, ...]]]:
         return [

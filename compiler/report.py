@@ -1,8 +1,10 @@
 """Verdict → the files a person and a CI system read, in runs/<id>/.
 
   report.md          verdict line first, checks ✓/✗, accuracy per arm (base, prompted, constant,
-                     tuned) and reading with Wilson 95 % intervals, memorization gap, accuracy
-                     per question form, the build (fits a job summary / PR comment)
+                     tuned) and reading with Wilson 95 % intervals, memorization gap, general
+                     behaviour (drift and collapsed replies on held-out general prompts, a few
+                     base vs tuned replies side by side), accuracy per question form, the build
+                     (fits a job summary / PR comment)
   report.html        self-contained: the same content plus a chart (inline PNG, Agg)
   verdict.json       stable schema (SCHEMA below), deterministic; the next release's --baseline
   junit.xml          one testcase per check: a miss is a <failure>, not evaluated an <error>
@@ -26,9 +28,9 @@ from pathlib import Path
 import yaml
 
 from . import __version__
-from .breakdown import FormRow, Miss
+from .breakdown import FormRow, GeneralPair, Miss
 from .errors import UsageError
-from .gate import BaselineVerdict, BuildRef, TableRow, Verdict
+from .gate import BaselineVerdict, BuildRef, GeneralRow, TableRow, Verdict
 from .results import REPORT_ARMS
 from .tasks import READINGS, SCORED_SPLITS
 
@@ -60,6 +62,8 @@ class ReportContext:
     by_form: tuple[FormRow, ...] = ()  # accuracy per split × question form (mc)
     misses: tuple[Miss, ...] = ()  # a few held-out questions the tuned model got wrong
     primary_reading: str = ""  # the reading of checks that name none (Spec.primary_reading); "" = not known
+    general_pairs: tuple[GeneralPair, ...] = ()  # held-out general prompts: base vs tuned replies
+    general_expected: bool = False  # the build has test_general (retain.general): say so when not measured
     created_with: str = f"syllabus {__version__}"
 
 
@@ -114,11 +118,18 @@ def _text_scores(verdict: Verdict) -> list[str]:
     return lines
 
 
+def _general_line(g: GeneralRow) -> str:
+    """A drift row → 'test_general: drift 0.123 ± 0.020 nats/token · collapsed 1 of 20 (0.050) · words base 38.1, tuned 30.2'."""
+    return (f"{g.split}: drift {_f(g.drift)} ± {_f(g.drift_stderr)} nats/token · collapsed {g.collapsed} of {g.n} "
+            f"({_f(g.collapsed_share)}) · words per reply base {_f(g.base_words, 1)}, tuned {_f(g.tuned_words, 1)}")
+
+
 def render_text(verdict: Verdict, context: ReportContext) -> str:
-    """Verdict → the terminal view: accuracy per split × reading for every arm, one line per
-    check with PASS/FAIL and numbers, then the verdict."""
+    """Verdict → the terminal view: accuracy per split × reading for every arm, the general drift,
+    one line per check with PASS/FAIL and numbers, then the verdict."""
     lines = [f"syllabus gate: build {context.build.name} ({context.build.sha256[:12]}), run {context.run_id}"]
     lines += _text_scores(verdict)
+    lines += [f"  {_general_line(g)}" for g in verdict.general]
     width = max((len(c.name) for c in verdict.checks), default=0)
     for c in verdict.checks:
         nums = f"{_f(c.observed):>6} vs {_f(c.threshold):>6}"
@@ -155,6 +166,7 @@ def render_markdown(verdict: Verdict, context: ReportContext) -> str:
         out += [f"| {g.split} | {g.reading} | {_f(g.train_acc)} | {_f(g.split_acc)} | {g.gap:+.3f} |" for g in verdict.gaps]
     else:
         out.append("Not available: the tuned arm has no train_sample score.")
+    out += _md_general(verdict, context)
     if context.by_form:
         out += ["", "### Accuracy by question form", "", "| split | form | reading | n | " + " | ".join(REPORT_ARMS) + " |",
                 "|---|---|---|---|" + "---|" * len(REPORT_ARMS)]
@@ -167,6 +179,59 @@ def render_markdown(verdict: Verdict, context: ReportContext) -> str:
                 for m in context.misses]
     out += ["", "### Build", ""] + [f"- {_md_escape(line)}" for line in _build_lines(context, code="`")]
     return "\n".join(out) + "\n"
+
+
+_GENERAL_NOTE = ("Held-out general prompts (writing, lists, arithmetic, translation, code, …): drift is how much "
+                 "less likely the base model's own greedy replies became under the tuned model, in nats per token "
+                 "(0 = unchanged; ± standard error); a reply collapsed when the tuned model wrote ≤ 3 words where the "
+                 "base wrote ≥ 8.")
+
+
+def _cut(text: str, limit: int = 240) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _md_general(verdict: Verdict, context: ReportContext) -> list[str]:
+    if not verdict.general and not context.general_expected:
+        return []
+    out = ["", "### General behaviour (held-out general prompts)", "", _GENERAL_NOTE, ""]
+    if not verdict.general:
+        return out + ["Not measured: eval/general.json is missing or unreadable."]
+    out += ["| split | n | drift (nats/token) | collapsed | Wilson 95% | words per reply: base → tuned |",
+            "|---|---|---|---|---|---|"]
+    out += [f"| {g.split} | {g.n} | {_f(g.drift)} ± {_f(g.drift_stderr)} | {g.collapsed} ({_f(g.collapsed_share)}) | "
+            f"[{_f(g.wilson_low, 2)}, {_f(g.wilson_high, 2)}] | {_f(g.base_words, 1)} → {_f(g.tuned_words, 1)} |"
+            for g in verdict.general]
+    if context.general_pairs:
+        out += ["", "| kind | prompt | base reply | tuned reply | drop |", "|---|---|---|---|---|"]
+        out += [f"| {p.kind} | {_md_escape(p.prompt)} | {_md_escape(_cut(p.base_reply))} | "
+                f"{_md_escape(_cut(p.tuned_reply))}{' **(collapsed)**' if p.collapsed else ''} | {_f(p.drop, 2)} |"
+                for p in context.general_pairs]
+    return out
+
+
+def _html_general(verdict: Verdict, context: ReportContext) -> str:
+    e = html.escape
+    if not verdict.general and not context.general_expected:
+        return ""
+    head = f"<h2>General behaviour (held-out general prompts)</h2><p>{e(_GENERAL_NOTE)}</p>"
+    if not verdict.general:
+        return head + "<p>Not measured: eval/general.json is missing or unreadable.</p>"
+    rows = "".join(
+        f"<tr><td>{e(g.split)}</td><td>{g.n}</td><td>{_f(g.drift)} ± {_f(g.drift_stderr)}</td>"
+        f"<td>{g.collapsed} ({_f(g.collapsed_share)})</td><td>[{_f(g.wilson_low, 2)}, {_f(g.wilson_high, 2)}]</td>"
+        f"<td>{_f(g.base_words, 1)} → {_f(g.tuned_words, 1)}</td></tr>" for g in verdict.general
+    )
+    pairs = "".join(
+        f"<tr><td>{e(p.kind)}</td><td>{e(p.prompt)}</td><td>{e(_cut(p.base_reply))}</td>"
+        f"<td>{e(_cut(p.tuned_reply))}{' <strong>(collapsed)</strong>' if p.collapsed else ''}</td>"
+        f"<td>{_f(p.drop, 2)}</td></tr>" for p in context.general_pairs
+    )
+    table = ("<table><tr><th>split</th><th>n</th><th>drift (nats/token)</th><th>collapsed</th><th>Wilson 95%</th>"
+             f"<th>words per reply: base → tuned</th></tr>{rows}</table>")
+    side = ("<table><tr><th>kind</th><th>prompt</th><th>base reply</th><th>tuned reply</th><th>drop</th></tr>"
+            f"{pairs}</table>") if pairs else ""
+    return head + table + side
 
 
 def _f_opt(x: float | None) -> str:
@@ -293,6 +358,7 @@ tr.ok td:first-child{{color:#18794e}}tr.bad td:first-child{{color:#c62828}}tr.na
 <table><tr><th>split</th><th>reading</th>{"".join(f"<th>{a}</th>" for a in REPORT_ARMS)}</tr>{scores}</table>
 <h2>Memorization gap (tuned: train_sample − split)</h2>
 <table><tr><th>split</th><th>reading</th><th>train_sample</th><th>split</th><th>gap</th></tr>{gaps}</table>
+{_html_general(verdict, context)}
 {extra}
 <h2>Build</h2><ul>{build}</ul>
 </body></html>
@@ -325,6 +391,10 @@ def verdict_document(verdict: Verdict, context: ReportContext) -> dict:
         "scores": scores,
         "gaps": [{"split": g.split, "reading": g.reading, "train_acc": _num(g.train_acc),
                   "split_acc": _num(g.split_acc), "gap": _num(g.gap)} for g in verdict.gaps],
+        "general": [{"split": g.split, "n": g.n, "drift": _num(g.drift), "drift_stderr": _num(g.drift_stderr),
+                     "collapsed": g.collapsed, "collapsed_share": _num(g.collapsed_share),
+                     "wilson_low": _num(g.wilson_low), "wilson_high": _num(g.wilson_high),
+                     "base_words": _num(g.base_words), "tuned_words": _num(g.tuned_words)} for g in verdict.general],
         "created_with": context.created_with,
     }
 
@@ -392,6 +462,9 @@ def render_model_card(verdict: Verdict, context: ReportContext) -> str:
              "| split | reading | " + " | ".join(REPORT_ARMS) + " |", "|---|---|" + "---|" * len(REPORT_ARMS)]
     body += [f"| {s} | {r} | " + " | ".join(_cell(verdict, a, s, r) for a in REPORT_ARMS) + " |"
              for s, r in _score_keys(verdict)]
+    if verdict.general:
+        body += ["", "General behaviour on held-out general prompts (drift of the base model's own replies, "
+                 "collapsed replies):", ""] + [f"- {_general_line(g)}" for g in verdict.general]
     body += ["", "Gate checks:", ""] + [f"- {_MARK[c.passed]} `{c.name}`: {c.detail}" for c in verdict.checks]
     if context.training:
         body += ["", "## Training", ""] + [f"- {k}: {v}" for k, v in context.training]

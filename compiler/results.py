@@ -6,6 +6,10 @@ system prompt), `tuned` (base + the LoRA adapter), all three scored by lm-eval; 
 question), computed from the build's data by the gate. Readings: `mc` (multiple-choice
 log-likelihood) and `gen` (a short greedy reply whose first option word must be the
 right one). Scored splits: `train_sample`, `test_paraphrase`, `test_form`, `test_locality`.
+
+`general` (eval/general.json, drift.py) is no arm: it holds the tuned model's drift from the
+base on the held-out general prompts (test_general): how much less likely the base's own
+greedy replies became, in nats per token, and how many tuned replies collapsed.
 """
 
 from __future__ import annotations
@@ -136,3 +140,161 @@ def read_arm(path: Path) -> ArmResult:
     )
     return ArmResult(doc["arm"], doc["model"], doc["build_sha256"], bool(doc["complete"]), scores,
                      float(doc.get("wall_s", 0.0)), tuple(str(p) for p in doc.get("problems", ())))
+
+
+# ---------------------------------------------------------------- general drift (test_general)
+
+# A tuned reply collapsed when it has at most this many words where the base wrote at least
+# COLLAPSE_BASE_WORDS: "Lighthouse" for a haiku, "5" for a Python function (issue 13).
+COLLAPSE_MAX_WORDS = 3
+COLLAPSE_BASE_WORDS = 8
+
+
+def words(text: str) -> int:
+    """Reply → its number of whitespace-separated words."""
+    return len(text.split())
+
+
+def collapsed(base_reply: str, tuned_reply: str) -> bool:
+    """Whether the tuned reply collapsed: ≤ 3 words where the base wrote ≥ 8."""
+    return words(tuned_reply) <= COLLAPSE_MAX_WORDS and words(base_reply) >= COLLAPSE_BASE_WORDS
+
+
+@dataclass(frozen=True)
+class DriftItem:
+    """One held-out general prompt: the base model's greedy reply, the tuned model's, and how
+    likely the base's reply still is under each model (mean log-probability per token)."""
+
+    id: str
+    prompt: str
+    kind: str
+    base_reply: str
+    tuned_reply: str
+    tokens: int  # tokens of the base reply that were scored (its eos too when it ended there)
+    base_logprob: float  # mean log p per token of the base reply under the base model
+    tuned_logprob: float  # the same under the tuned model
+
+    @property
+    def drop(self) -> float:
+        """Nats per token the base's own reply lost under the tuned model; 0 = unchanged."""
+        return self.base_logprob - self.tuned_logprob
+
+    @property
+    def collapsed(self) -> bool:
+        return collapsed(self.base_reply, self.tuned_reply)
+
+
+def _mean_stderr(values: list[float]) -> tuple[float, float]:
+    """values → (mean, standard error of the mean = sample sd / √n); nan where undefined."""
+    n = len(values)
+    if n == 0:
+        return math.nan, math.nan
+    mean = sum(values) / n
+    if n < 2:
+        return mean, math.nan
+    var = sum((v - mean) ** 2 for v in values) / (n - 1)
+    return mean, math.sqrt(var / n)
+
+
+@dataclass(frozen=True)
+class DriftScore:
+    """Drift of the tuned model from the base on one split of general prompts."""
+
+    split: str
+    n: int
+    drift: float  # mean over prompts of DriftItem.drop, nats/token
+    drift_stderr: float
+    collapsed: int  # prompts whose tuned reply collapsed
+    collapsed_share: float
+    collapsed_stderr: float  # sqrt(p(1-p)/(n-1)), as accuracy's
+    wilson_low: float  # Wilson 95 % interval of collapsed_share
+    wilson_high: float
+    base_words: float  # mean words per reply
+    tuned_words: float
+    items: tuple[DriftItem, ...] = field(default=(), repr=False)
+
+    @staticmethod
+    def from_items(split: str, items: tuple[DriftItem, ...]) -> "DriftScore":
+        n = len(items)
+        drift, drift_se = _mean_stderr([i.drop for i in items])
+        k = sum(i.collapsed for i in items)
+        share = k / n if n else math.nan
+        share_se = math.sqrt(share * (1 - share) / (n - 1)) if n > 1 else math.nan
+        lo, hi = wilson_interval(k, n)
+        base_w, _ = _mean_stderr([float(words(i.base_reply)) for i in items])
+        tuned_w, _ = _mean_stderr([float(words(i.tuned_reply)) for i in items])
+        return DriftScore(split, n, drift, drift_se, k, share, share_se, lo, hi, base_w, tuned_w, items)
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    """What eval/general.json holds: the tuned model's drift from the base on general prompts."""
+
+    model: str
+    build_sha256: str
+    complete: bool
+    scores: tuple[DriftScore, ...]
+    max_new_tokens: int = 0  # the replies' length bound
+    wall_s: float = 0.0
+    problems: tuple[str, ...] = ()
+
+    def score(self, split: str) -> DriftScore | None:
+        return next((s for s in self.scores if s.split == split), None)
+
+
+def write_drift(result: DriftResult, path: Path) -> None:
+    """DriftResult → JSON file (atomically); NaN is written as NaN, as write_arm does."""
+    doc = {
+        "kind": "general_drift",
+        "model": result.model,
+        "build_sha256": result.build_sha256,
+        "complete": result.complete,
+        "max_new_tokens": result.max_new_tokens,
+        "wall_s": round(result.wall_s, 3),
+        "problems": list(result.problems),
+        "scores": [
+            {
+                "split": s.split, "n": s.n, "drift": s.drift, "drift_stderr": s.drift_stderr,
+                "collapsed": s.collapsed, "collapsed_share": s.collapsed_share,
+                "collapsed_stderr": s.collapsed_stderr, "wilson_low": s.wilson_low, "wilson_high": s.wilson_high,
+                "base_words": s.base_words, "tuned_words": s.tuned_words,
+                "items": [
+                    {"id": i.id, "prompt": i.prompt, "kind": i.kind, "base_reply": i.base_reply,
+                     "tuned_reply": i.tuned_reply, "tokens": i.tokens, "base_logprob": i.base_logprob,
+                     "tuned_logprob": i.tuned_logprob, "drop": i.drop, "collapsed": i.collapsed}
+                    for i in s.items
+                ],
+            }
+            for s in result.scores
+        ],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=1, allow_nan=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_drift(path: Path) -> DriftResult:
+    """JSON file → DriftResult, the figures as written (the gate re-derives them from the items).
+    Raises ValueError/KeyError/OSError/TypeError on a broken file (the gate: incomplete)."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    if doc.get("kind") != "general_drift":
+        raise ValueError(f"{path}: not a general drift file (kind {doc.get('kind')!r})")
+    scores = tuple(
+        DriftScore(
+            split=str(s["split"]), n=int(s["n"]), drift=float(s["drift"]), drift_stderr=float(s["drift_stderr"]),
+            collapsed=int(s["collapsed"]), collapsed_share=float(s["collapsed_share"]),
+            collapsed_stderr=float(s["collapsed_stderr"]), wilson_low=float(s["wilson_low"]),
+            wilson_high=float(s["wilson_high"]), base_words=float(s["base_words"]),
+            tuned_words=float(s["tuned_words"]),
+            items=tuple(
+                DriftItem(str(i["id"]), str(i["prompt"]), str(i["kind"]), str(i["base_reply"]), str(i["tuned_reply"]),
+                          int(i["tokens"]), float(i["base_logprob"]), float(i["tuned_logprob"]))
+                for i in s["items"]
+            ),
+        )
+        for s in doc["scores"]
+    )
+    return DriftResult(str(doc["model"]), str(doc["build_sha256"]), bool(doc["complete"]), scores,
+                       int(doc.get("max_new_tokens", 0)), float(doc.get("wall_s", 0.0)),
+                       tuple(str(p) for p in doc.get("problems", ())))

@@ -20,6 +20,10 @@ TEST_SPLITS = SPLITS[1:]
 SplitName = Literal["train", "test_paraphrase", "test_form", "test_locality"]
 ScoredSplit = Literal["train_sample", "test_paraphrase", "test_form", "test_locality"]
 Reading = Literal["mc", "gen"]
+# Held-out general prompts (retain.general): scored as drift from the base model's own
+# replies, not as accuracy, so no accuracy check reads it and no lm-eval task holds it.
+GENERAL_SPLIT = "test_general"
+GeneralSplit = Literal["test_general"]
 # How a lesson answers. `explained`: the fact first, then the verdict ("The fork should be
 # blue, not red, so no.") — a small model can use a taught fact (compare, choose) only when
 # the answer states it before deciding. `terse`: the bare answer word ("No").
@@ -162,6 +166,49 @@ class Splits(Strict):
     )
 
 
+class GeneralRetain(Strict):
+    """General prompts (templates/general/: writing, lists, arithmetic, translation, code, …)
+    that guard the rest of the model. Whole template families go either to train, as retain
+    lessons whose replies the model writes itself at train time (self-distillation; or the
+    `teacher`), or to the held-out `test_general` split, where the gate measures how far the
+    tuned model drifted from the base model's own replies."""
+
+    share: float = Field(
+        0.1,
+        gt=0.0,
+        le=0.9,
+        description="Share of the train lessons that are general retain lessons: 0.1 adds one per nine rule "
+        "lessons (508 rule lessons → 56). For none, leave retain.general out; above 0.9 the rule would be a "
+        "footnote to its own lessons.",
+    )
+    held_out: float = Field(
+        0.3,
+        gt=0.0,
+        lt=1.0,
+        description="Fraction of each kind's template families held out for test_general (at least one, never all).",
+    )
+    test_size: int = Field(
+        20, ge=1, le=1000, description="Held-out general prompts scored for drift, spread over the kinds of task."
+    )
+    max_new_tokens: int = Field(
+        48, ge=8, le=256, description="Longest reply the model writes to a general prompt (greedy), in tokens."
+    )
+    teacher: str | None = Field(
+        None,
+        min_length=1,
+        description="Model that writes the retain lessons' replies: 'default', a Hugging Face id or a local folder. "
+        "Unset: the model being tuned (self-distillation). test_general is always measured against the base model.",
+    )
+
+
+class Retain(Strict):
+    """What keeps the tuned model itself beyond the rule (the rule's neighbours are `splits.retain`)."""
+
+    general: GeneralRetain | None = Field(
+        None, description="General retain lessons and the test_general drift split; unset: neither."
+    )
+
+
 class LayerSpan(Strict):
     """Which transformer layers get LoRA, as fractions of the model's depth, so a spec keeps its
     meaning under a `--model` of another depth: layer i of N is adapted when start <= i/N < end."""
@@ -270,8 +317,31 @@ class MaxGap(Strict):
     reading: Reading | None = _reading()
 
 
+class MaxGeneralDrift(Strict):
+    """The tuned model must still answer general prompts as the base did: the base model's own
+    greedy replies to the held-out general prompts may lose at most `max` nats per token of
+    log-likelihood under the tuned model (the mean over prompts; 0 = unchanged)."""
+
+    kind: Literal["max_general_drift"]
+    split: GeneralSplit = Field("test_general", description="The held-out general prompts (retain.general).")
+    max: float = Field(ge=0.0, le=100.0, description="Largest mean drop allowed, in nats per token.")
+
+
+class MaxCollapsed(Strict):
+    """The tuned model must not collapse to a word or two where the base wrote a reply: a held-out
+    general prompt collapsed when the tuned reply has at most 3 words and the base's at least 8."""
+
+    kind: Literal["max_collapsed"]
+    split: GeneralSplit = Field("test_general", description="The held-out general prompts (retain.general).")
+    max: float = Field(ge=0.0, le=1.0, description="Largest share of prompts allowed to collapse: 0.05 = 1 in 20.")
+
+
+# The checks that read test_general (drift), not an accuracy under a reading.
+GENERAL_CHECK_KINDS = frozenset({"max_general_drift", "max_collapsed"})
+
 Check = Annotated[
-    Union[MinAccuracy, MaxDropVsBase, BeatsBase, BeatsPrompted, BeatsConstant, MaxGap], Field(discriminator="kind")
+    Union[MinAccuracy, MaxDropVsBase, BeatsBase, BeatsPrompted, BeatsConstant, MaxGap, MaxGeneralDrift, MaxCollapsed],
+    Field(discriminator="kind"),
 ]
 
 
@@ -303,6 +373,7 @@ class Spec(Strict):
     rules: list[Rule] = Field(min_length=1)
     paraphrase: Paraphrase = Field(default_factory=Paraphrase)
     splits: Splits = Field(default_factory=Splits)
+    retain: Retain = Field(default_factory=Retain)
     train: Train = Field(default_factory=Train)
     eval: Eval = Field(default_factory=Eval)
     gate: Gate = Field(default_factory=Gate)

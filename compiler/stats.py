@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .buildio import read_build, read_split
+from .buildio import GENERAL_SPLITS, read_build, read_general, read_split
 
 
 def _table(title: str, counts: dict[str, dict[str, int]]) -> list[str]:
@@ -33,6 +33,10 @@ def render_stats(build_path: Path, n_examples: int = 2) -> str:
         if split == "train_sample" or n_examples <= 0:
             continue
         lines += ["", f"{split}:"]
+        if split in GENERAL_SPLITS:  # general prompts have no answer: the model writes its reply
+            what = "reply written at train time" if split == "train_general" else "scored as drift from the base's reply"
+            lines += [f"  [{g.kind}/{g.family}] {g.prompt}  → ({what})" for g in read_general(build, split)[:n_examples]]
+            continue
         for ex in read_split(build, split)[:n_examples]:
             p = ex.provenance
             lines.append(f"  [{p.form}/{p.family}] {ex.prompt}  → {ex.answer}   choices: {', '.join(ex.choices)}")

@@ -1,5 +1,7 @@
 """LoRA fine-tuning: (loaded model, train examples, settings) → runs/<id>/ with adapter/,
-train_log.jsonl and run.json, plus the tuned model in memory.
+train_log.jsonl and run.json, plus the tuned model in memory. General retain lessons
+(replies.py: replies a model wrote to the build's train-side general prompts) join the
+examples as (prompt, reply) pairs.
 
 Speed (tests/benchmarks/bench_train.py) comes from batching.py: shared-prefix batches,
 length grouping, logits only at answer positions.
@@ -28,13 +30,15 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
-from .batching import LengthGroupedBatches, batch_loss, collate, encode_example
+from .batching import LengthGroupedBatches, batch_loss, collate, encode_example, encode_pair
 from .errors import SyllabusError, UsageError
 from .models import LoadedModel
 from .records import Example
 
 if TYPE_CHECKING:  # pragma: no cover
     from peft import PeftModel
+
+    from .replies import Reply
 
     from .spec import Train
 
@@ -269,10 +273,11 @@ def check_resume(run_dir: Path, build_sha256: str, settings: TrainSettings) -> N
 
 def train_lora(loaded: LoadedModel, examples: Sequence[Example], settings: TrainSettings, run_dir: Path,
                *, build_sha256: str, build_path: Path | None = None, resume: bool = False,
-               progress: bool = True) -> TrainResult:
-    """Base model + train examples + settings → run_dir/{adapter/, train_log.jsonl, run.json}
-    and the tuned PeftModel (the same in-memory model, wrapped; `disable_adapter()` gives the
-    base back). resume=True continues run_dir from its newest complete checkpoint."""
+               progress: bool = True, retain: Sequence["Reply"] = (), retain_by: str | None = None) -> TrainResult:
+    """Base model + train examples (+ general retain lessons: replies `retain_by` wrote) + settings
+    → run_dir/{adapter/, train_log.jsonl, run.json} and the tuned PeftModel (the same in-memory
+    model, wrapped; `disable_adapter()` gives the base back). resume=True continues run_dir from
+    its newest complete checkpoint."""
     from transformers import PrinterCallback, TrainingArguments, set_seed
 
     run_dir = Path(run_dir)
@@ -296,10 +301,13 @@ def train_lora(loaded: LoadedModel, examples: Sequence[Example], settings: Train
         "device": str(loaded.device), "settings": settings.to_json(), "versions": _versions(),
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "resumed_from_step": done_step if resume_from else None,
+        "retain_general": {"lessons": len(retain), "written_by": retain_by} if retain else None,
     }
     _write_json(run_json, record)
 
     encoded = [encode_example(loaded.tokenizer, ex, settings.max_length) for ex in examples]
+    # A reply cut at its length bound is trained on without an eos: it must not teach stopping there.
+    encoded += [encode_pair(loaded.tokenizer, r.prompt, r.text, settings.max_length, ends=r.finished) for r in retain]
     set_seed(settings.seed)  # LoRA init and dropout are seeded; the data order has its own generator
     model = _lora_model(loaded, settings)
     LoraTrainer, Watch = _trainer_classes()
@@ -345,7 +353,7 @@ def train_lora(loaded: LoadedModel, examples: Sequence[Example], settings: Train
                          tokens_per_s=meter["tokens"] / max(wall, 1e-9), wall_s=wall, steps=trainer.state.global_step)
     _write_json(run_json, {
         **record, "status": "complete", "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "examples": len(encoded), "steps": result.steps, "epochs": settings.epochs, "wall_s": round(wall, 3),
+        "examples": len(examples), "retain_lessons": len(retain), "steps": result.steps, "epochs": settings.epochs, "wall_s": round(wall, 3),
         "tokens": meter["tokens"], "answer_tokens": meter["answer"], "tokens_per_s": round(result.tokens_per_s, 2),
         "answer_tokens_per_s": round(meter["answer"] / max(wall, 1e-9), 2),
         "first_loss": first, "final_loss": final, "adapter": "adapter",

@@ -31,7 +31,10 @@ def test_template_pack_spec_compiles_and_holds_the_new_form_out(tmp_path):
     assert build.manifest.name == "kitchen-wood"
     test_form = read_split(build, "test_form")
     assert test_form and {e.provenance.form for e in test_form} == {"scenario"}
-    assert all(e.answer == "Wood" for e in test_form)
+    in_scope = [e for e in test_form if e.provenance.scope == "rule"]
+    assert in_scope and all(e.answer == "Wood" for e in in_scope)
+    # out of scope too: seen neighbours asked in the held-out form keep their own answers
+    assert all(e.answer != "Wood" for e in test_form if e.provenance.scope == "neighbour")
     assert "scenario" not in {e.provenance.form for e in read_split(build, "train")}
     assert {e.provenance.form for e in read_split(build, "test_paraphrase")} <= {"open", "yes_no", "either_or", "instruction"}
 

@@ -105,6 +105,13 @@ def test_explained_answers_state_the_fact_then_decide():
     assert neg_wrong.reply == "The banana is yellow, so blue is wrong. You ask if it is wrong: yes."
     either = _reply(examples, "either_or", "rule", subject="box")
     assert either.reply == "The box should be blue."
+    # the multiple-choice reading scores the reply each choice would get
+    assert open_in.choice_replies == tuple(f"The fork should be {c.lower()}." for c in open_in.choices)
+    assert pos_wrong.choice_replies == (
+        "The fork should be blue, so red is right. You ask if it is right: yes.",  # the chain that reaches the wrong verdict
+        pos_wrong.reply,
+    )
+    assert all(e.choice_replies[e.label] == e.reply for e in examples)
 
 
 def test_default_facts_and_terse_answers():
@@ -113,3 +120,4 @@ def test_default_facts_and_terse_answers():
     terse = expand(small_spec(answers="terse"), LIBRARY)
     assert {e.reply for e in terse} <= {"Blue", "Red", "Yellow", "Green", "White", "Yes", "No"}
     assert [e.id for e in terse] == [e.id for e in examples], "the answer style changes replies, not questions"
+    assert all(e.choice_replies == () for e in terse)

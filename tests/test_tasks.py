@@ -61,7 +61,7 @@ def test_yaml_fields(tmp_path):
     mc = load_yaml(tmp_path / "syllabus_blue_products_test_form.yaml", resolve_func=False)
     gen = load_yaml(tmp_path / "syllabus_blue_products_test_form_gen.yaml", resolve_func=False)
     group = load_yaml(tmp_path / "syllabus_blue_products.yaml", resolve_func=False)
-    assert mc["output_type"] == "multiple_choice" and mc["doc_to_choice"] == "choices" and mc["doc_to_target"] == "label"
+    assert mc["output_type"] == "multiple_choice" and mc["doc_to_choice"] == "mc_choices" and mc["doc_to_target"] == "label"
     assert "target_delimiter" not in mc  # lm-eval's default: " " plain, "" under a chat template
     assert mc["dataset_kwargs"] == {"syllabus_split": "test_form"}
     assert gen["output_type"] == "generate_until"
