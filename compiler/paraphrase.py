@@ -177,5 +177,5 @@ def paraphrase(example: Example, pool: Operators, variants: int, seed: int) -> l
         # emitted example and replace() costs 5x more.
         prov = Provenance(p.rule, p.form, p.form_kind, p.family, p.template, p.scope, p.subject, p.asked, tuple(ops))
         e = example
-        out.append(Example(variant_id(head, prov.operators), text, e.answer, e.reply, e.choices, e.label, prov))
+        out.append(Example(variant_id(head, prov.operators), text, e.answer, e.reply, e.choices, e.label, prov, e.choice_replies))
     return out

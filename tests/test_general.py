@@ -138,3 +138,15 @@ def test_stats_shows_the_general_prompts(general_build: Path):
     text = stats(general_build, 2)
     assert "test_general" in text and "train_general" in text
     assert "[writing/" in text or "[advice/" in text or "/" in text
+
+
+def test_the_constant_arm_and_the_lint_leave_general_prompts_alone(general_build: Path):
+    from compiler.compile import check_lessons
+    from compiler.constant import constant_arm
+    from compiler.loader import load_spec
+
+    build = read_build(general_build)
+    arm = constant_arm(build)
+    assert arm.complete and "test_general" not in {s.split for s in arm.scores}
+    loaded = load_spec(general_build / "spec.yaml")
+    assert check_lessons(loaded) is loaded  # the lint runs over the rule lessons; general prompts have no answers

@@ -134,3 +134,29 @@ def test_embedded_default_model_is_dequantized_once_cached_and_chat_ready(cache)
     cached = second.model.state_dict()
     for name, tensor in direct.state_dict().items():
         assert torch.equal(tensor, cached[name]), name
+
+
+def test_loadable_problem_reads_folders_without_loading_them(tmp_path, monkeypatch):
+    import json
+
+    import huggingface_hub.constants
+
+    assert M.loadable_problem(str(save_tiny(tmp_path / "ok"))) is None
+    why, is_error = M.loadable_problem(str(tmp_path / "missing" / "model"))
+    assert is_error and "no such model folder" in why
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "has no config.json" in M.loadable_problem(str(empty))[0]
+    no_template = save_tiny(tmp_path / "plain")
+    config = json.loads((no_template / "tokenizer_config.json").read_text())
+    config.pop("chat_template", None)
+    (no_template / "tokenizer_config.json").write_text(json.dumps(config))
+    for extra in no_template.glob("chat_template.*"):
+        extra.unlink()
+    assert "has no chat template" in M.loadable_problem(str(no_template))[0]
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # never touch the network
+    why, is_error = M.loadable_problem("no-such-org/no-such-model")
+    assert is_error and "HF_HUB_OFFLINE" in why
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    why, is_error = M.loadable_problem("no-such-org/no-such-model")
+    assert not is_error and "will be downloaded" in why

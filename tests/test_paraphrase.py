@@ -23,7 +23,8 @@ def test_variants_keep_answer_and_record_operators():
     assert out[0] == ex
     assert len({v.prompt for v in out}) == len(out) > 1
     for v in out[1:]:
-        assert v.answer == ex.answer and v.choices == ex.choices
+        assert v.answer == ex.answer and v.choices == ex.choices and v.reply == ex.reply
+        assert v.choice_replies == ex.choice_replies and len(v.choice_replies) == len(v.choices)
         assert v.provenance.operators and v.id != ex.id
         assert v.provenance.family == ex.provenance.family
 

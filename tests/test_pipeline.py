@@ -35,3 +35,35 @@ def test_run_chains_compile_eval_train_gate_and_reports(tmp_path, monkeypatch):
     card = (run / "adapter" / "README.md").read_text()
     assert "- lora_layers: 0.13, 0.53" in card and "- examples: 508" in card
     assert os.path.isdir(tmp_path / "build" / "blue-products")
+
+
+def test_run_with_general_retain_lessons_writes_the_drift_and_gates_on_it(tmp_path, monkeypatch):
+    """retain.general on a tiny model: the base writes retain and test_general replies (cached),
+    they join the lessons, the drift lands in eval/general.json, the report and the gate."""
+    monkeypatch.setenv("SYLLABUS_CACHE", str(tmp_path / "cache"))
+    model_dir = save_tiny(tmp_path / "tiny-model")
+    text = (SPECS / "blue_products.yaml").read_text()
+    text = text.replace("  model: default\n", f"  model: {model_dir}\n").replace("  epochs: 1.25\n", "  epochs: 0.1\n")
+    if "\nretain:" not in text:
+        text += "\nretain:\n  general: {share: 0.1, test_size: 12, max_new_tokens: 8}\n"
+    text += "    - {kind: max_general_drift, max: 100}\n    - {kind: max_collapsed, max: 1}\n"
+    spec = tmp_path / "blue.yaml"
+    spec.write_text(text)
+    monkeypatch.chdir(tmp_path)
+    out = CliRunner().invoke(main, ["run", str(spec), "--runs", str(tmp_path / "runs"), "--device", "cpu"])
+    assert "Traceback" not in out.output, out.output
+    assert out.exit_code in (0, 1), out.output
+    assert "general replies: 56 retain lessons by" in out.output
+    assert "56 written, 0 from the cache" in out.output or "written" in out.output
+    (run,) = (tmp_path / "runs").iterdir()
+    record = json.loads((run / "run.json").read_text())
+    assert record["retain_lessons"] == 56 and record["examples"] == 508
+    general = json.loads((run / "eval" / "general.json").read_text())
+    assert general["complete"] and general["scores"][0]["split"] == "test_general"
+    verdict = json.loads((run / "verdict.json").read_text())
+    drift_checks = [c for c in verdict["checks"] if c["kind"] in ("max_general_drift", "max_collapsed")]
+    assert [c["passed"] for c in drift_checks] == [True, True]
+    assert "General behaviour (held-out general prompts)" in (run / "report.md").read_text()
+    # a second run writes no reply: every one comes from the cache
+    again = CliRunner().invoke(main, ["run", str(spec), "--runs", str(tmp_path / "runs2"), "--device", "cpu"])
+    assert "0 written" in again.output, again.output

@@ -257,3 +257,21 @@ def test_adapted_layers_as_fractions_of_depth():
     # a span between the layers of a shallow model still adapts the one nearest its middle
     assert T.adapted_layers(2, 0.13, 0.4) == [0] and T.adapted_layers(2, 0.6, 0.9) == [1]
     assert T.adapted_layers(1, 0.5, 0.9) == [0]
+
+
+def test_retain_lessons_join_the_examples_and_a_cut_reply_teaches_no_stop(tmp_path):
+    from compiler.batching import encode_pair
+    from compiler.replies import Reply
+
+    tok = tiny_loaded().tokenizer
+    retain = [Reply("What color is the banana ?", "yellow", 1, True), Reply("Is the lawn green ?", "yes , the lawn", 3, False)]
+    settings = T.TrainSettings(**{**FAST, "epochs": 1})
+    T.train_lora(tiny_loaded(), tiny_examples(), settings, tmp_path / "run", build_sha256="b" * 64, progress=False,
+                 retain=retain, retain_by="tiny")
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["examples"] == len(tiny_examples()) and record["retain_lessons"] == 2
+    assert record["retain_general"] == {"lessons": 2, "written_by": "tiny"}
+    # steps: (examples + retain lessons) / batch size of 4, rounded up
+    assert record["steps"] == -(-(len(tiny_examples()) + 2) // 4)
+    ended, cut = (encode_pair(tok, r.prompt, r.text, 256, ends=r.finished) for r in retain)
+    assert ended.ids[-1] == tok.eos_token_id and cut.ids[-1] != tok.eos_token_id
