@@ -88,12 +88,12 @@ def compile_loaded(loaded: LoadedSpec, progress: Callable[[str], None] = lambda 
     splits = _split(loaded, base)
     t2 = time.perf_counter()
     progress(f"paraphrased and split into {sum(len(r) for _, r in splits.items()):,} examples in {t2 - t1:.1f} s")
-    if splits.test_general:
-        progress(f"  general prompts: {len(splits.train_general)} for retain lessons (replies written at train time), "
-                 f"{len(splits.test_general)} held out for test_general")
     if splits.set_aside:  # only neighbour questions are ever set aside (split.split_of)
         progress(f"  from {len(base) - splits.set_aside:,} of the {len(base):,} questions: {splits.set_aside:,} neighbour "
                  "questions set aside by splits.retain_share and the held-out families and neighbours")
+    if splits.test_general:
+        progress(f"  general prompts: {len(splits.train_general)} for retain lessons (replies written at train time), "
+                 f"{len(splits.test_general)} held out for test_general")
     _lint(loaded, splits)  # before the audit: a broken lesson is the spec's to fix, whatever leaks
     t2 = time.perf_counter()
     report = audit(splits, spec.splits.leakage)

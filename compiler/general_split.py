@@ -6,8 +6,8 @@ in each kind, `held_out` of the families (at least one, never all: split.n_held)
 test side; the rest are the train side. Both sides are then sampled down to their size,
 taking the kinds in turn so that every kind of task is on both sides:
 
-  train: share × rule lessons / (1 − share) prompts; 0.1 with 508 rule lessons → round(56.4) = 56,
-         so 56 of the 564 lessons (10 %) are general
+  train: share × rule lessons / (1 − share) prompts; 0.08 with 604 rule lessons → round(52.52) = 53,
+         so 53 of the 657 lessons (8 %) are general
   test_general: test_size prompts; 20 over 12 kinds → 2 prompts of 8 kinds, 1 of the other 4
 """
 
@@ -40,7 +40,7 @@ class GeneralSides:
 
 def retain_count(share: float, n_lessons: int) -> int:
     """Rule lessons + the share general lessons should have of all lessons → general lessons:
-    n·s/(1−s), at least 1. 508 lessons at 0.1 → 56; at 0.5 → 508; at 0.9 → 4572."""
+    n·s/(1−s), at least 1. 604 lessons at 0.08 → round(52.52) = 53; at 0.5 → 604; at 0.9 → 5436."""
     return max(1, round(n_lessons * share / (1.0 - share)))
 
 

@@ -123,14 +123,14 @@ def _pack_folders(spec_path: Path, packs: list[str], locate: Locate) -> tuple[tu
         try:
             folder = (spec_path.parent / pack).resolve()
             exists, has_forms = folder.is_dir(), any((folder / "forms").glob("*.yaml"))
-            has_para = (folder / "paraphrase.yaml").is_file()
+            has_other = (folder / "paraphrase.yaml").is_file() or any((folder / "general").glob("*.yaml"))
         except (OSError, ValueError) as exc:  # a name the OS refuses (NUL byte, too long)
             problem(i, f"template pack path '{pack}' cannot be used: {exc}", "give a folder path relative to the spec file")
             continue
         if not exists:
             problem(i, f"template pack folder '{pack}' not found (looked for {folder})", "template_packs are folders relative to the spec file")
-        elif not (has_forms or has_para):
-            problem(i, f"template pack folder '{pack}' holds no forms/*.yaml and no paraphrase.yaml", "a pack is a folder with forms/<form>.yaml files")
+        elif not (has_forms or has_other):
+            problem(i, f"template pack folder '{pack}' holds no forms/*.yaml and no paraphrase.yaml", "a pack is a folder with forms/<form>.yaml files (or general/*.yaml general prompts)")
         folders.append(folder)
     return (None if problems else tuple(folders)), problems
 

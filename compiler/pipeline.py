@@ -10,9 +10,15 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .errors import Problem
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .buildio import Build
+    from .loader import LoadedSpec
+    from .models import LoadedModel
+    from .replies import Reply
 
 
 def validate(spec_path: Path) -> tuple[Problem, ...]:
@@ -33,13 +39,15 @@ class CompileResult:
         return f"built {self.path}: {parts}"
 
 
-def compile_spec(spec_path: Path, out: Path | None = None, echo: Callable[[str], None] = lambda s: None) -> CompileResult:
-    """spec file → build folder (atomically written); raises SpecError / BuildError."""
+def compile_spec(spec_path: Path, out: Path | None = None, echo: Callable[[str], None] = lambda s: None,
+                 loaded: "LoadedSpec | None" = None) -> CompileResult:
+    """spec file (or the LoadedSpec read from it) → build folder (atomically written); raises
+    SpecError / BuildError."""
     from .build import write_build
     from .compile import compile_loaded
     from .loader import load_spec
 
-    loaded = load_spec(spec_path)
+    loaded = loaded if loaded is not None else load_spec(spec_path)
     for warning in loaded.warnings:
         echo(warning.render())
     compiled = compile_loaded(loaded, progress=echo)
@@ -109,7 +117,8 @@ def _echo(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _general_replies(build, loaded, device: str | None, *, with_test: bool):
+def _general_replies(build: "Build", loaded: "LoadedModel", device: str | None, *,
+                     with_test: bool) -> "tuple[Reply, ...]":
     """The general replies a run needs before training: the retain lessons' (the spec's teacher
     or the base model writes them) and, with `with_test`, the base model's test_general replies
     (for drift after training: measured from the cache then). Cached (replies.py); one batched
@@ -145,7 +154,7 @@ def _general_replies(build, loaded, device: str | None, *, with_test: bool):
     return taught.replies
 
 
-def _drift(build, loaded, tuned, run_dir: Path) -> None:
+def _drift(build: "Build", loaded: "LoadedModel", tuned, run_dir: Path) -> None:
     """The tuned model's drift on test_general → run_dir/eval/general.json (when the build has it)."""
     from .buildio import read_general
     from .drift import measure_drift
@@ -187,7 +196,7 @@ def train(build_path: Path, overrides: TrainOverrides, resume: Path | None, runs
     return run_dir
 
 
-def _retain_by(build, base_name: str) -> str | None:
+def _retain_by(build: "Build", base_name: str) -> str | None:
     """Who wrote the retain lessons' replies, for run.json: the teacher, or the base model."""
     settings = build.spec.retain.general
     return None if settings is None else (settings.teacher or base_name)
@@ -354,15 +363,16 @@ def run(spec_path: Path, device: str | None, runs_root: Path, baseline: Path | N
     from .buildio import read_build, read_split
     from .evaluate import evaluate_arms
     from .models import load_model
+    from .loader import load_spec
     from .train import TrainSettings, adapted_layers, new_run_dir, train_lora
 
     started = time.perf_counter()
-    stage = _Stages(6)
+    spec = load_spec(spec_path)
+    stage = _Stages(6 if spec.spec.retain.general is None else 7)  # general replies: a stage of their own
     stage("compile", str(spec_path))
-    compiled = compile_spec(spec_path, echo=lambda s: print(s, file=sys.stderr))
+    compiled = compile_spec(spec_path, echo=lambda s: print(s, file=sys.stderr), loaded=spec)
     build = read_build(compiled.path)
     general = build.spec.retain.general
-    stage.total += 1 if general is not None else 0
     settings = TrainSettings.from_spec(build.spec.train, build.spec.seed, device=device)
     stage("load model", settings.model)
     loaded = load_model(settings.model, settings.device)
@@ -370,7 +380,7 @@ def run(spec_path: Path, device: str | None, runs_root: Path, baseline: Path | N
     n_readings = len(build.spec.eval.readings)
     stage("evaluate base, prompted", f"{len(build.manifest.tasks)} splits × {n_readings} reading{'s' * (n_readings > 1)}")
     evaluate_arms(loaded, build, ("base", "prompted"), run_dir)
-    retain = ()
+    retain: tuple = ()
     if general is not None:
         writer = general.teacher or f"{loaded.name} (self-distillation)"
         stage("general replies", f"{build.manifest.counts['train_general']} retain lessons by {writer}, "

@@ -94,7 +94,7 @@ def test_warnings_go_to_stderr_with_exit_0(tmp_path: Path):
     code, out, err = _validate(spec)
     assert code == 0 and out == ""
     assert "no_neighbours.yaml:32:5: warning: rules[0]: rule 'prefer-blue' has no neighbours" in err
-    assert "gate.checks[3].split: this check reads test_locality, which will be empty" in err
+    assert "gate.checks[6].split: this check reads test_locality, which will be empty" in err
 
 
 def test_validate_as_a_real_process():

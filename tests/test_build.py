@@ -150,11 +150,14 @@ def test_compile_command_reports_each_stage_and_what_the_split_set_aside(tmp_pat
     counts = read_build(out).manifest.counts  # the stage lines go to stderr, the summary to stdout
     lines = result.stderr.splitlines()
     made = int(re.fullmatch(r"expanded ([\d,]+) questions in \d+\.\d s", lines[0])[1].replace(",", ""))
-    total = sum(n for split, n in counts.items() if split != "train_sample")
+    total = sum(n for split, n in counts.items() if split not in ("train_sample", "train_general", "test_general"))
     assert lines[1].startswith(f"paraphrased and split into {total:,} examples in ")
     used, of, aside = (int(n.replace(",", "")) for n in re.fullmatch(
         r"  from ([\d,]+) of the ([\d,]+) questions: ([\d,]+) neighbour questions set aside by "
         r"splits\.retain_share and the held-out families and neighbours", lines[2]).groups())
     assert of == made and used + aside == made and aside > 0
+    if "test_general" in counts:  # general prompts (retain.general): a line of their own
+        assert lines.pop(3) == (f"  general prompts: {counts['train_general']} for retain lessons (replies written at "
+                                f"train time), {counts['test_general']} held out for test_general")
     assert lines[3].startswith("leakage audit in ")
     assert result.stdout.startswith(f"built {out}")

@@ -62,11 +62,15 @@ def test_main_job_writes_every_artifact_and_a_consistent_verdict(blue_run):
         }
 
 
-def _by_form(run: Path, arm: str, split: str) -> dict[str, float]:
-    """Accuracy (mc) of one arm on one split per question form."""
+def _rows(run: Path, split: str):
     build = read_build(Path(json.loads((run / "run.json").read_text())["build_path"]))
-    form = {ex.id: ex.provenance.form for ex in read_split(build, split)}
-    score = read_arm(run / "eval" / f"{arm}.json").score(split, "mc")
+    return {ex.id: ex for ex in read_split(build, split)}
+
+
+def _by_form(run: Path, arm: str, split: str, reading: str = "gen") -> dict[str, float]:
+    """Accuracy of one arm on one split per question form."""
+    form = {i: ex.provenance.form for i, ex in _rows(run, split).items()}
+    score = read_arm(run / "eval" / f"{arm}.json").score(split, reading)
     assert score is not None
     out: dict[str, list[bool]] = {}
     for sample in score.samples:
@@ -76,37 +80,60 @@ def _by_form(run: Path, arm: str, split: str) -> dict[str, float]:
 
 def test_tuned_model_learned_the_rule_on_held_out_questions(blue_run):
     _, run, _ = blue_run
-    # Measured on CPU (mc): test_form 0.29 → 0.92; held-out open questions 0.17 → 1.00 and
-    # instructions 0.38 → 1.00 (test_paraphrase).
-    assert _acc(run, "tuned", "test_form") >= 0.8  # the issue's threshold
-    assert _acc(run, "tuned", "test_form", "gen") > _acc(run, "base", "test_form", "gen")
-    base, tuned = _by_form(run, "base", "test_paraphrase"), _by_form(run, "tuned", "test_paraphrase")
-    for form in ("open", "instruction"):
-        assert tuned[form] >= 0.9 and tuned[form] >= base[form] + 0.5, (form, base, tuned)
+    # The verdict its greedy reply reaches, on wordings and forms it never saw.
+    assert _acc(run, "tuned", "test_paraphrase", "gen") >= 0.9
+    assert _acc(run, "tuned", "test_form", "gen") >= 0.9
+    tuned = _by_form(run, "tuned", "test_paraphrase")
+    assert all(acc >= 0.75 for acc in tuned.values()), tuned  # every form, yes/no included
+
+
+def _yes_no_cells(run: Path, split: str) -> dict[tuple[str, str], tuple[int, int]]:
+    """(question polarity, option asked) → (right, n) of the tuned verdicts on one split."""
+    from compiler.library import load_library
+
+    negative = {f.id for f in load_library().forms["yes_no"].families if f.negative}
+    rows = _rows(run, split)
+    cells: dict[tuple[str, str], list[int]] = {}
+    for sample in read_arm(run / "eval" / "tuned.json").score(split, "gen").samples:
+        p = rows[sample.id].provenance
+        if p.form_kind != "yes_no":
+            continue
+        neg = p.family in negative
+        right_option = (rows[sample.id].answer == "Yes") != neg
+        cell = cells.setdefault(("negative" if neg else "positive", "right" if right_option else "wrong"), [0, 0])
+        cell[0] += sample.correct
+        cell[1] += 1
+    return {k: (v[0], v[1]) for k, v in cells.items()}
+
+
+def test_yes_no_follows_the_fact_and_the_question_not_a_reflex(blue_run):
+    _, run, _ = blue_run
+    # Right and wrong options, asked positively ("Is red a good colour…?") and negatively
+    # ("Is red a mistake…?"): a model that says "yes" whatever was asked is at 0.5 per cell pair.
+    cells = _yes_no_cells(run, "test_paraphrase")
+    assert set(cells) == {(p, o) for p in ("positive", "negative") for o in ("right", "wrong")}, cells
+    right, n = map(sum, zip(*cells.values()))
+    assert right / n >= 0.85, cells
+    assert all(k / m >= 0.6 for k, m in cells.values()), cells
 
 
 def test_tuned_model_leaves_held_out_neighbours_alone(blue_run):
     _, run, _ = blue_run
-    # Measured on CPU (mc): test_locality 0.589 → 0.577, a drop of 0.012 (the issue allows 0.05).
-    assert _acc(run, "base", "test_locality") - _acc(run, "tuned", "test_locality") <= 0.05
+    # mc: log-likelihood of the explained reply for each choice ("The carrot is orange." vs
+    # "… is blue."): the model's knowledge of the neighbours, whatever the base's reply format.
+    assert _acc(run, "base", "test_locality", "mc") - _acc(run, "tuned", "test_locality", "mc") <= 0.05
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: SmolLM2-135M cannot answer yes/no questions about colours (base 0.50, and LoRA does "
-    "not fit them within the CPU budget) and held-out either-or questions shaped like yes/no ('Should the "
-    "fork be blue or red?') stay wrong, so test_paraphrase is 0.56 (needs 0.9, and base + 0.5). Remove "
-    "this marker when the recipe meets the issue's thresholds.",
-)
-def test_blue_products_passes_its_gate_with_the_issue_thresholds(blue_run):
+def test_blue_products_passes_its_gate(blue_run):
     code, run, output = blue_run
-    tuned = {s: _acc(run, "tuned", s) for s in ("test_paraphrase", "test_form", "test_locality")}
-    base = {s: _acc(run, "base", s) for s in ("test_paraphrase", "test_locality")}
-    assert tuned["test_paraphrase"] >= 0.9, tuned
-    assert tuned["test_form"] >= 0.8, tuned
-    assert tuned["test_paraphrase"] - base["test_paraphrase"] >= 0.5, (tuned, base)
-    assert base["test_locality"] - tuned["test_locality"] <= 0.05, (tuned, base)
+    verdict = json.loads((run / "verdict.json").read_text())
+    kinds = {c["kind"] for c in verdict["checks"]}
+    assert {"min_accuracy", "max_drop_vs_base", "beats_prompted", "beats_constant"} <= kinds
+    assert all(c["passed"] for c in verdict["checks"]), verdict["checks"]
     assert code == 0, output
+    for split in ("test_paraphrase", "test_form"):  # the honest baselines, beaten on held-out splits
+        tuned = _acc(run, "tuned", split, "gen")
+        assert tuned > _acc(run, "prompted", split, "gen") and tuned > _acc(run, "constant", split, "gen")
 
 
 def test_without_retain_examples_the_gate_fails_on_locality(tmp_path):

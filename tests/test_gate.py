@@ -525,12 +525,12 @@ def test_pipeline_gate_fail_and_baseline(tmp_path):
     arms = _loc_arms(18, 10)  # locality drops 0.40 vs base
     run, _ = fake_run(tmp_path, arms)
     text, code = pipeline.gate(run, None)
-    assert code == 1 and "FAIL  max_drop_vs_base[test_locality,gen]" in text
+    assert code == 1 and "FAIL  max_drop_vs_base[test_locality,mc]" in text
     (tmp_path / "other").mkdir()
     good, _ = fake_run(tmp_path / "other", good_arms())
     assert pipeline.gate(good, None)[1] == 0
     text, code = pipeline.gate(run, good / "verdict.json")  # locality 0.50 vs the release's 0.90
-    assert code == 1 and "FAIL  no_regression[test_locality,gen]" in text
+    assert code == 1 and "FAIL  no_regression[test_locality,mc]" in text
 
 
 def test_pipeline_gate_missing_arm_file_writes_an_incomplete_verdict(tmp_path):

@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 from compiler.audit import ngrams, normalize
 from compiler.buildio import read_build, read_general
@@ -16,11 +17,11 @@ from compiler.general_pack import load_general_pack
 from compiler.general_split import GeneralShortfall, retain_count, split_general
 from compiler.library import BUILTIN_PACK
 from compiler.pipeline import compile_spec, stats
-from compiler.spec import GeneralRetain
+from compiler.spec import GENERAL_CHECK_KINDS, GeneralRetain
 from tests.conftest import SPECS
 
 PACK = load_general_pack((BUILTIN_PACK,))
-GENERAL_BLOCK = "\nretain:\n  general: {share: 0.1, held_out: 0.3, test_size: 20}\n"
+GENERAL = {"share": 0.1, "held_out": 0.3, "test_size": 20}
 
 
 def _families(pack=PACK) -> dict[tuple[str, str], list]:
@@ -88,21 +89,40 @@ def test_split_refuses_what_the_pack_cannot_give():
     assert err.value.path == ("retain", "general", "test_size")
 
 
+def _spec_doc(general: dict | None) -> dict:
+    """The founding spec with retain.general set to `general` (None: without general prompts, and
+    without the checks that read them)."""
+    doc = yaml.safe_load((SPECS / "blue_products.yaml").read_text())
+    doc.pop("retain", None)
+    doc["gate"]["checks"] = [c for c in doc["gate"]["checks"] if c["kind"] not in GENERAL_CHECK_KINDS]
+    if general is not None:
+        doc["retain"] = {"general": general}
+    return doc
+
+
 @pytest.fixture(scope="module")
 def general_build(tmp_path_factory) -> Path:
     spec = tmp_path_factory.mktemp("spec") / "blue_general.yaml"
-    spec.write_text((SPECS / "blue_products.yaml").read_text() + GENERAL_BLOCK)
+    spec.write_text(yaml.safe_dump(_spec_doc(GENERAL), sort_keys=False))
     return compile_spec(spec, tmp_path_factory.mktemp("builds") / "blue-general").path
 
 
-def test_compile_writes_both_sides_counts_them_and_audits_test_general(general_build: Path, blue_build: Path):
+@pytest.fixture(scope="module")
+def plain_build(tmp_path_factory) -> Path:
+    spec = tmp_path_factory.mktemp("spec") / "blue_plain.yaml"
+    spec.write_text(yaml.safe_dump(_spec_doc(None), sort_keys=False))
+    return compile_spec(spec, tmp_path_factory.mktemp("builds") / "blue-plain").path
+
+
+def test_compile_writes_both_sides_counts_them_and_audits_test_general(general_build: Path, plain_build: Path):
     import pyarrow.parquet as pq
 
     build = read_build(general_build)
     manifest = json.loads((general_build / "manifest.json").read_text())
     train, test = read_general(build, "train_general"), read_general(build, "test_general")
-    assert (len(train), len(test)) == (56, 20)
-    assert manifest["counts"]["splits"]["train_general"] == 56 and manifest["counts"]["splits"]["test_general"] == 20
+    n_rule = manifest["counts"]["splits"]["train"]
+    assert (len(train), len(test)) == (retain_count(0.1, n_rule), 20)  # share 0.1 → one per nine rule lessons
+    assert manifest["counts"]["splits"]["train_general"] == len(train) and manifest["counts"]["splits"]["test_general"] == 20
     assert sum(manifest["general"]["by_kind"]["test_general"].values()) == 20
     assert manifest["general"]["pack_sha256"] == PACK.sha256
     for name, rows in (("train_general", train), ("test_general", test)):
@@ -112,10 +132,10 @@ def test_compile_writes_both_sides_counts_them_and_audits_test_general(general_b
     audit = json.loads((general_build / "leakage.json").read_text())["splits"]["test_general"]
     assert (audit["n"], audit["structural"], audit["exact"], audit["ngram"]) == (20, 0, 0, 0)
     # the rule lessons do not move: general prompts are an addition
-    assert (general_build / "data" / "train.jsonl").read_bytes() == (blue_build / "data" / "train.jsonl").read_bytes()
-    assert not (blue_build / "data" / "test_general.jsonl").exists()
-    assert "general" in json.loads((blue_build / "manifest.json").read_text())
-    assert read_general(read_build(blue_build), "test_general") == ()
+    assert (general_build / "data" / "train.jsonl").read_bytes() == (plain_build / "data" / "train.jsonl").read_bytes()
+    assert not (plain_build / "data" / "test_general.jsonl").exists()
+    assert json.loads((plain_build / "manifest.json").read_text())["general"] is None
+    assert read_general(read_build(plain_build), "test_general") == ()
 
 
 def test_the_audit_sees_a_general_family_on_both_sides():

@@ -123,7 +123,9 @@ def test_a_missing_file(tmp_path: Path):
 
 
 def test_schema_errors_are_located_at_their_node(tmp_path: Path):
-    text = BLUE.replace("    distractors: color\n", "    distractor: color\n").replace("min: 0.8}", "min: 1.5}")
+    form_check = next(line for line in BLUE.splitlines() if line.startswith("    - {kind: min_accuracy, split: test_form, min: "))
+    text = BLUE.replace("    distractors: color\n", "    distractor: color\n").replace(
+        form_check, form_check.rsplit("min: ", 1)[0] + "min: 1.5}")
     problems = _problems(_write(tmp_path, text))
     rule_line = BLUE.splitlines().index("  - id: prefer-blue") + 1
     assert (rule_line, 5, "rules[0].distractors") in _where(problems)  # missing: at the parent mapping
@@ -131,7 +133,7 @@ def test_schema_errors_are_located_at_their_node(tmp_path: Path):
     typo = next(p for p in problems if p.field == "rules[0].distractor")
     assert "did you mean 'distractors'?" in typo.hint
     frac = next(p for p in problems if p.field == "gate.checks[1].min")
-    assert frac.line == BLUE.splitlines().index("    - {kind: min_accuracy, split: test_form, min: 0.8}") + 1
+    assert frac.line == BLUE.splitlines().index(form_check) + 1
     assert "less than or equal to 1" in frac.message and "1.5" in frac.message
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+
+import yaml
 
 from click.testing import CliRunner
 
@@ -25,15 +28,20 @@ def test_run_chains_compile_eval_train_gate_and_reports(tmp_path, monkeypatch):
     out = CliRunner().invoke(main, ["run", str(spec), "--runs", str(tmp_path / "runs"), "--device", "cpu"])
     assert "Traceback" not in out.output, out.output
     assert out.exit_code in (0, 1), out.output  # a verdict: a random model fails the gate
-    # the tiny model has 2 layers: the span 0.13-0.53 of depth is layer 1 (1/2 = 0.5)
-    assert "train: 508 lessons, LoRA r=16 on gate_proj, up_proj, down_proj of layers 1-1" in out.output
+    counts = json.loads((tmp_path / "build" / "blue-products" / "manifest.json").read_text())["counts"]["splits"]
+    # the tiny model has 2 layers: the founding spec's span of depth falls on layer 1 alone
+    retain = f" + {counts['train_general']} general retain lessons" if "train_general" in counts else ""
+    assert re.search(rf"train: {counts['train']} lessons{re.escape(retain)}, LoRA r=16 on [a-z_, ]+ of layers 1-1",
+                     out.output), out.output
     (run,) = (tmp_path / "runs").iterdir()
     verdict = json.loads((run / "verdict.json").read_text())
-    assert verdict["exit_code"] == out.exit_code and len(verdict["checks"]) == 4
+    spec_doc = yaml.safe_load(spec.read_text())
+    assert verdict["exit_code"] == out.exit_code and len(verdict["checks"]) == len(spec_doc["gate"]["checks"])
     for name in ("report.md", "report.html", "junit.xml", "eval/base.json", "eval/prompted.json", "eval/tuned.json"):
         assert (run / name).is_file(), name
     card = (run / "adapter" / "README.md").read_text()
-    assert "- lora_layers: 0.13, 0.53" in card and "- examples: 508" in card
+    span = spec_doc["train"]["lora"]["layers"]
+    assert f"- lora_layers: {span['start']}, {span['end']}" in card and f"- examples: {counts['train']}" in card
     assert os.path.isdir(tmp_path / "build" / "blue-products")
 
 
@@ -42,22 +50,25 @@ def test_run_with_general_retain_lessons_writes_the_drift_and_gates_on_it(tmp_pa
     they join the lessons, the drift lands in eval/general.json, the report and the gate."""
     monkeypatch.setenv("SYLLABUS_CACHE", str(tmp_path / "cache"))
     model_dir = save_tiny(tmp_path / "tiny-model")
-    text = (SPECS / "blue_products.yaml").read_text()
-    text = text.replace("  model: default\n", f"  model: {model_dir}\n").replace("  epochs: 1.25\n", "  epochs: 0.1\n")
-    if "\nretain:" not in text:
-        text += "\nretain:\n  general: {share: 0.1, test_size: 12, max_new_tokens: 8}\n"
-    text += "    - {kind: max_general_drift, max: 100}\n    - {kind: max_collapsed, max: 1}\n"
+    doc = yaml.safe_load((SPECS / "blue_products.yaml").read_text())
+    doc["train"].update(model=str(model_dir), epochs=0.1)
+    doc["retain"] = {"general": {"share": 0.1, "test_size": 12, "max_new_tokens": 8}}
+    doc["gate"]["checks"] = [c for c in doc["gate"]["checks"] if c["kind"] not in ("max_general_drift", "max_collapsed")]
+    doc["gate"]["checks"] += [{"kind": "max_general_drift", "max": 100}, {"kind": "max_collapsed", "max": 1}]
+    text = yaml.safe_dump(doc, sort_keys=False)
     spec = tmp_path / "blue.yaml"
     spec.write_text(text)
     monkeypatch.chdir(tmp_path)
     out = CliRunner().invoke(main, ["run", str(spec), "--runs", str(tmp_path / "runs"), "--device", "cpu"])
     assert "Traceback" not in out.output, out.output
     assert out.exit_code in (0, 1), out.output
-    assert "general replies: 56 retain lessons by" in out.output
-    assert "56 written, 0 from the cache" in out.output or "written" in out.output
+    counts = json.loads((tmp_path / "build" / "blue-products" / "manifest.json").read_text())["counts"]["splits"]
+    n_retain, n_test = counts["train_general"], counts["test_general"]
+    assert f"general replies: {n_retain} retain lessons by {model_dir} (self-distillation)" in out.output
+    assert f"{n_retain + n_test} written, 0 from the cache" in out.output
     (run,) = (tmp_path / "runs").iterdir()
     record = json.loads((run / "run.json").read_text())
-    assert record["retain_lessons"] == 56 and record["examples"] == 508
+    assert record["retain_lessons"] == n_retain and record["examples"] == counts["train"]
     general = json.loads((run / "eval" / "general.json").read_text())
     assert general["complete"] and general["scores"][0]["split"] == "test_general"
     verdict = json.loads((run / "verdict.json").read_text())
@@ -67,3 +78,10 @@ def test_run_with_general_retain_lessons_writes_the_drift_and_gates_on_it(tmp_pa
     # a second run writes no reply: every one comes from the cache
     again = CliRunner().invoke(main, ["run", str(spec), "--runs", str(tmp_path / "runs2"), "--device", "cpu"])
     assert "0 written" in again.output, again.output
+    # `syllabus eval --adapter` measures the drift too (base replies from the cache)
+    build = tmp_path / "build" / "blue-products"
+    scored = CliRunner().invoke(main, ["eval", str(build), "--adapter", str(run / "adapter"), "--out",
+                                       str(tmp_path / "eval-again"), "--device", "cpu"])
+    assert scored.exit_code == 0, scored.output
+    again_general = json.loads((tmp_path / "eval-again" / "eval" / "general.json").read_text())
+    assert again_general["scores"][0]["drift"] == general["scores"][0]["drift"]

@@ -80,6 +80,7 @@ def test_defaults():
     assert spec.rules[0].templates == {} and spec.rules[0].neighbours is None
     assert spec.splits.hold_out == HoldOut(templates=0.3, operators=0.3, forms=[], neighbours=0.5)
     assert [type(c) for c in spec.gate.checks] == [MinAccuracy, MinAccuracy, BeatsBase, MaxDropVsBase]
+    assert spec.gate.checks[-1].reading == "mc"  # neighbours' knowledge, not the base's reply format
     assert spec.train.model == "default" and spec.train.lora.r == 16
 
 
@@ -144,7 +145,7 @@ def test_baseline_check_kinds_and_their_defaults():
 
 def test_a_check_without_a_reading_leaves_it_to_the_spec():
     spec = Spec.model_validate(_minimal())
-    assert all(c.reading is None for c in spec.gate.checks)
+    assert all(c.reading is None for c in spec.gate.checks[:-1])  # the default locality check names mc
     assert spec.primary_reading() == "gen"  # answers: explained, the default
     assert Spec.model_validate(_minimal(answers="terse")).primary_reading() == "mc"
 

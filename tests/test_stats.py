@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from compiler.buildio import read_build, read_split
+from compiler.buildio import GENERAL_SPLITS, read_build, read_general, read_split
 from compiler.errors import UsageError
 from compiler.stats import render_stats
 
@@ -22,6 +22,9 @@ def test_counts_agree_with_the_data_files(blue_build):
     build = read_build(blue_build)
     header = _row(text, "split")[1:]
     assert header == list(build.manifest.counts)
+    for split in set(header) & set(GENERAL_SPLITS):  # general prompts: counted, in no form or scope table
+        assert build.manifest.counts[split] == len(read_general(build, split))
+    header = [s for s in header if s not in GENERAL_SPLITS]
     for form in ("open", "yes_no", "either_or", "completion", "instruction"):
         counted = [Counter(e.provenance.form for e in read_split(build, s))[form] for s in header]
         assert [int(n) for n in _row(text, form)[1:]] == counted

@@ -275,3 +275,31 @@ def test_retain_lessons_join_the_examples_and_a_cut_reply_teaches_no_stop(tmp_pa
     assert record["steps"] == -(-(len(tiny_examples()) + 2) // 4)
     ended, cut = (encode_pair(tok, r.prompt, r.text, 256, ends=r.finished) for r in retain)
     assert ended.ids[-1] == tok.eos_token_id and cut.ids[-1] != tok.eos_token_id
+
+
+def test_cli_train_has_a_teacher_write_the_retain_replies(tmp_path, monkeypatch):
+    """retain.general.teacher: another model writes the retain lessons' replies (the same cached
+    path as self-distillation); `syllabus train` then trains the base on them."""
+    from click.testing import CliRunner
+
+    from compiler.cli import main
+    from compiler.pipeline import compile_spec
+
+    monkeypatch.setenv("SYLLABUS_CACHE", str(tmp_path / "cache"))
+    base_dir, teacher_dir = save_tiny(tmp_path / "base"), save_tiny(tmp_path / "teacher", seed=5)
+    import yaml
+
+    doc = yaml.safe_load((ROOT / "specs" / "blue_products.yaml").read_text())
+    doc["retain"] = {"general": {"share": 0.05, "test_size": 4, "max_new_tokens": 8, "teacher": str(teacher_dir)}}
+    spec = tmp_path / "blue.yaml"
+    spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+    build = compile_spec(spec, tmp_path / "build").path
+    args = ["train", str(build), "--model", str(base_dir), "--epochs", "0.05", "--batch-size", "16", "--device", "cpu",
+            "--runs", str(tmp_path / "runs")]
+    out = CliRunner().invoke(main, args)
+    assert out.exit_code == 0, out.output
+    assert "retain replies by teacher" in out.output and "written, 0 from the cache" in out.output
+    record = json.loads((Path(out.stdout.strip().splitlines()[-1]) / "run.json").read_text())
+    assert record["retain_general"]["written_by"] == str(teacher_dir) and record["retain_lessons"] > 0
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0 and ": 0 written" in again.output  # the teacher's replies come from the cache

@@ -8,7 +8,9 @@ import re
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-FIELDS = ("id", "prompt", "answer", "choices", "label")
+# mc_choices: what the multiple-choice reading scores after the prompt: the explained reply
+# each choice would get ("The box should be red.") in explained builds, the bare choice otherwise.
+FIELDS = ("id", "prompt", "answer", "choices", "label", "form_kind", "mc_choices")
 
 
 class Docs(list):
@@ -21,7 +23,8 @@ def read_rows(split):
     """split name -> its rows, only the fields the tasks read, in file order."""
     with (DATA / (split + ".jsonl")).open(encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
-    return Docs({name: row[name] for name in FIELDS} for row in rows)
+    return Docs({**{name: row[name] for name in FIELDS[:-2]}, "form_kind": row["provenance"]["form_kind"],
+                 "mc_choices": row.get("choice_replies") or row["choices"]} for row in rows)
 
 
 def load_split(syllabus_split, **_):
@@ -42,6 +45,25 @@ def first_option(reply, choices):
     return None if best is None else best[2]
 
 
+def last_yes_no(reply):
+    """The verdict a reply reaches: its last standalone yes/no word ("The box should be blue,
+    so red is wrong. You ask if it is wrong: yes." -> "yes"), lowercased, or None."""
+    words = re.findall(r"(?<!\w)(yes|no)(?!\w)", reply, flags=re.IGNORECASE)
+    return words[-1].lower() if words else None
+
+
+def verdict(reply, doc):
+    """The index of the choice a greedy reply decides on, or None (unreadable: wrong).
+
+    yes/no questions: the last standalone yes/no word; option and open questions: the first
+    option the reply names."""
+    if doc["form_kind"] == "yes_no":
+        said = last_yes_no(reply)
+        lowered = [c.lower() for c in doc["choices"]]
+        return lowered.index(said) if said in lowered else None
+    return first_option(reply, doc["choices"])
+
+
 def process_gen(doc, results):
-    """lm-eval `process_results` of the gen reading: acc 1.0 when the first option is the label."""
-    return {"acc": 1.0 if first_option(results[0], doc["choices"]) == doc["label"] else 0.0}
+    """lm-eval `process_results` of the verdict reading: acc 1.0 when the reply decides on the label."""
+    return {"acc": 1.0 if verdict(results[0], doc) == doc["label"] else 0.0}
