@@ -96,9 +96,10 @@ def collate(rows: Sequence[Encoded], pad_id: int, share_prefix: bool = True) -> 
     }
 
 
-def batch_loss(model, batch: dict) -> torch.Tensor:
-    """Batch (from collate) → mean cross-entropy over the answer tokens. The prefix pass fills a
-    KV cache that is repeated per row; gradients flow back through it to the LoRA weights."""
+def answer_logits(model, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Batch (from collate) → (logits at the positions that predict an answer token [K, V], those
+    tokens [K], the mask of the positions [B, S]). The prefix pass fills a KV cache that is
+    repeated per row; gradients flow back through it to the LoRA weights."""
     ids, mask, labels, prefix = batch["input_ids"], batch["attention_mask"], batch["labels"], batch["prefix_ids"]
     rows, width = ids.shape
     keep = torch.zeros_like(labels, dtype=torch.bool)
@@ -114,7 +115,13 @@ def batch_loss(model, batch: dict) -> torch.Tensor:
     logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=keep, **extra).logits
     if logits.dim() == 3:  # a model that ignores a boolean logits_to_keep
         logits = logits[keep]
-    return F.cross_entropy(logits.float(), labels[:, 1:][keep[:, :-1]])
+    return logits.float(), labels[:, 1:][keep[:, :-1]], keep
+
+
+def batch_loss(model, batch: dict) -> torch.Tensor:
+    """Batch (from collate) → mean cross-entropy over the answer tokens."""
+    logits, targets, _ = answer_logits(model, batch)
+    return F.cross_entropy(logits, targets)
 
 
 class LengthGroupedBatches:

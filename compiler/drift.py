@@ -24,7 +24,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from .batching import IGNORE, Encoded, collate, encode_pair
+from .batching import Encoded, answer_logits, collate, encode_pair
 from .greedy import greedy_replies
 from .models import LoadedModel
 from .records import GeneralPrompt
@@ -37,24 +37,10 @@ SCORE_MAX_LENGTH = 1024  # tokens of prompt + reply: a general prompt and a 256-
 
 def _row_logprobs(model, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
     """A collated batch (batching.collate) → (sum of log p over each row's answer tokens, their count)."""
-    ids, mask, labels, prefix = batch["input_ids"], batch["attention_mask"], batch["labels"], batch["prefix_ids"]
-    rows, width = ids.shape
-    keep = torch.zeros_like(labels, dtype=torch.bool)
-    keep[:, :-1] = labels[:, 1:] != IGNORE  # position t predicts token t + 1
-    extra: dict = {"use_cache": False}
-    if prefix.numel():  # the shared prefix (system turn) runs once; its cache is repeated per row
-        p = prefix.numel()
-        cache = model(input_ids=prefix.view(1, p), use_cache=True, logits_to_keep=1).past_key_values
-        cache.batch_repeat_interleave(rows)
-        mask = torch.cat([mask.new_ones(rows, p), mask], dim=1)
-        positions = torch.arange(p, p + width, device=ids.device).expand(rows, width)
-        extra = {"use_cache": True, "past_key_values": cache, "position_ids": positions}
-    logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=keep, **extra).logits
-    if logits.dim() == 3:  # a model that ignores a boolean logits_to_keep
-        logits = logits[keep]
-    logp = -F.cross_entropy(logits.float(), labels[:, 1:][keep[:, :-1]], reduction="none")
+    logits, targets, keep = answer_logits(model, batch)
+    logp = -F.cross_entropy(logits, targets, reduction="none")
     row_of = keep.nonzero()[:, 0]  # boolean indexing is row-major: the kept positions' rows, in order
-    sums = torch.zeros(rows, dtype=logp.dtype, device=logp.device).index_add_(0, row_of, logp)
+    sums = torch.zeros(keep.shape[0], dtype=logp.dtype, device=logp.device).index_add_(0, row_of, logp)
     return sums, keep.sum(1)
 
 

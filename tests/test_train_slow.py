@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -16,7 +17,7 @@ def _reply(model, tokenizer, question: str) -> str:
     enc = tokenizer.apply_chat_template([{"role": "user", "content": question}], add_generation_prompt=True,
                                         return_tensors="pt", return_dict=True)
     with torch.no_grad():
-        out = model.generate(**enc, max_new_tokens=8, do_sample=False)
+        out = model.generate(**enc, max_new_tokens=16, do_sample=False)
     return tokenizer.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True).strip()
 
 
@@ -37,7 +38,8 @@ def test_default_model_learns_blue_products_on_cpu(blue_build, tmp_path):
     assert held_out and all(ex.answer == "Blue" for ex in held_out)
     question = held_out[0].prompt
     reply = _reply(result.model, loaded.tokenizer, question)
-    assert reply.split()[0].strip(".,!").lower() == "blue", (question, reply)
+    # an explained answer: the fact first ("The box should be blue.")
+    assert re.search(r"\bshould be blue\b", reply, flags=re.IGNORECASE), (question, reply)
     with result.model.disable_adapter():
         base_reply = _reply(result.model, loaded.tokenizer, question)
     assert base_reply != reply, base_reply  # the adapter made the difference
