@@ -133,7 +133,8 @@ def _render_items(spec, rule, subject, form, kind, family, t, source, right, ran
 def _make(spec, rule, subject, form, kind, family, t, prompt, answer, choices, asked, replies) -> Example:
     prov = Provenance(rule.id, form, kind, family, t, subject.scope, subject.entry.name, tuple(asked), ())
     ex_id = example_id(prov)
-    if rule.style(spec.answers) == "explained":
+    explained = rule.style(spec.answers) == "explained"
+    if explained:
         key = ("explained", kind, answer, subject.slot, subject.entry.name, *asked)
         if key not in replies:
             replies[key] = explained_reply(rule, subject, kind, answer, asked, answer, replies)
@@ -146,8 +147,8 @@ def _make(spec, rule, subject, form, kind, family, t, prompt, answer, choices, a
             reply_vars = {"answer": display(answer), "attribute": rule.attribute, "subject": subject.entry.as_vars()}
             replies[key] = render(phrasing, reply_vars)
     shown = tuple(map(display, choices))
-    alternatives = ()
-    if rule.style(spec.answers) == "explained":
+    alternatives: tuple[str, ...] = ()
+    if explained:  # the multiple-choice reading scores the reply each choice would get
         alternatives = tuple(
             replies[key] if choice == answer else explained_reply(rule, subject, kind, choice, asked, answer, replies)
             for choice in choices
