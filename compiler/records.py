@@ -144,7 +144,8 @@ class SplitSet:
     test_form: tuple[Example, ...]
     test_locality: tuple[Example, ...]
     # Base questions no split takes (split.split_of), all about neighbours: a seen neighbour's
-    # families beyond the retain share or held out, a held-out neighbour's trained families.
+    # families beyond the retain share or held out, its held-out forms beyond test_form's
+    # out-of-scope share, a held-out neighbour's trained families.
     # Counted so progress can say why a build holds fewer questions than expansion made.
     set_aside: int = 0
     # General prompts (split.split_general): train-side ones become retain lessons once a
