@@ -10,7 +10,8 @@ from pathlib import Path
 DATA = Path(__file__).resolve().parent.parent / "data"
 # mc_choices: what the multiple-choice reading scores after the prompt: the explained reply
 # each choice would get ("The box should be red.") in explained builds, the bare choice otherwise.
-FIELDS = ("id", "prompt", "answer", "choices", "label", "form_kind", "mc_choices")
+COPIED = ("id", "prompt", "answer", "choices", "label")  # as the row has them
+FIELDS = COPIED + ("form_kind", "mc_choices")
 
 
 class Docs(list):
@@ -23,7 +24,7 @@ def read_rows(split):
     """split name -> its rows, only the fields the tasks read, in file order."""
     with (DATA / (split + ".jsonl")).open(encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
-    return Docs({**{name: row[name] for name in FIELDS[:-2]}, "form_kind": row["provenance"]["form_kind"],
+    return Docs({**{name: row[name] for name in COPIED}, "form_kind": row["provenance"]["form_kind"],
                  "mc_choices": row.get("choice_replies") or row["choices"]} for row in rows)
 
 
