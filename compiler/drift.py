@@ -51,7 +51,7 @@ def reply_logprobs(model, tokenizer, replies: Sequence[Reply], batch_size: int =
     device = next(model.parameters()).device
     out: list[tuple[float, int]] = [(math.nan, 0)] * len(rows)
     order = sorted(range(len(rows)), key=lambda i: (len(rows[i].ids), i))
-    with torch.inference_mode():
+    with torch.no_grad():  # not inference_mode: there autocast recasts every weight at every call
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]
             batch = collate([rows[i] for i in chunk], tokenizer.pad_token_id or 0)

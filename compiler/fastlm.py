@@ -73,7 +73,8 @@ class SharedPrefixLM(HFLM):
         self.label = label
         self.score_choices = False
         self._answers: dict[Pair, tuple[float, bool]] = {}
-        self.stats: Counter[str] = Counter()  # forwards, tokens fed, reused answers: for tests and benchmarks
+        # forwards, tokens fed, reused answers, choice tokens fed once for several choices: for tests and benchmarks
+        self.stats: Counter[str] = Counter()
         self._keep_arg = True
 
     def reset(self) -> None:
@@ -179,7 +180,7 @@ class SharedPrefixLM(HFLM):
         # the prefix must stop before the first scored position of every row
         plen = min(common_prefix_len(todo), min((len(k) - n for k, n in zip(todo, need)), default=0))
         bar = self._bar(sum(len(v) for v in groups.values()), "log-likelihood")
-        with torch.inference_mode():
+        with torch.no_grad():  # not inference_mode: there autocast recasts every weight at every call
             prefix_kv = self._prefix_cache(todo[0][:plen]) if todo else None
             for chunk in self._batches(todo):
                 keep = max(need[j] for j in chunk)
@@ -228,7 +229,7 @@ class SharedPrefixLM(HFLM):
         choices = [self._choice_pairs(r, rows[j]) if self.score_choices else [] for j, r in enumerate(requests)]
         replies: list[str] = [""] * len(rows)
         bar = self._bar(len(rows), "generate")
-        with torch.inference_mode():
+        with torch.no_grad():  # not inference_mode: there autocast recasts every weight at every call
             prefix_kv = self._prefix_cache(rows[0][:plen])
             for group in self._batches(rows, DECODE_GROUP):
                 logits, cache, attn, pos = self._prefill_group([rows[j] for j in group], prefix_kv, plen, keep)
@@ -299,29 +300,60 @@ class SharedPrefixLM(HFLM):
 
     def _score_group(self, rows, pairs, logits, cache, attn, pos) -> None:
         """Score each row's choices: positions inside the prompt from the prefill's kept logits
-        [B, REUSE_ROWS, V]; later ones by feeding the choice's tokens on the prompt's cache."""
+        [B, REUSE_ROWS, V]; later ones by feeding the choice's tokens on the prompt's cache, the
+        tokens a row's choices share once ("The carrot is orange, so orange is" of "… right. You
+        ask if it is right: yes." and "… wrong. … no."), then each choice's own rest."""
         kept = F.log_softmax(logits.float(), dim=-1)
         todo = [(slot, pair, first) for slot, row_pairs in enumerate(pairs) for pair, first in row_pairs]
         # choices that run past the prompt: their tokens after it (but the last) are fed on its cache
-        extra = [k for k, (s, (ctx, cont), _) in enumerate(todo) if len(ctx) + len(cont) - 1 > len(rows[s])]
+        tails = {k: list(ctx + cont)[len(rows[s]) : -1] for k, (s, (ctx, cont), _) in enumerate(todo)
+                 if len(ctx) + len(cont) - 1 > len(rows[s])}
+        by_slot: dict[int, list[int]] = {}
+        for k in tails:
+            by_slot.setdefault(todo[k][0], []).append(k)
         fed: dict[int, torch.Tensor] = {}  # todo index → log-prob rows of the fed positions
-        for start in range(0, len(extra), self._rows):
-            part = [todo[k] for k in extra[start : start + self._rows]]
-            tails = [list(ctx + cont)[len(rows[s]) : -1] for s, (ctx, cont), _ in part]
-            width = max(len(t) for t in tails)
-            ids = torch.full((len(part), width), self.tokenizer.pad_token_id or 0, dtype=torch.long)
-            for i, tail in enumerate(tails):  # right-padded: causal attention never sees the pads
-                ids[i, : len(tail)] = torch.tensor(tail)
-            sel = torch.tensor([s for s, _, _ in part], device=self.device)
+        slots = list(by_slot)
+        for start in range(0, len(slots), self._rows):
+            part = slots[start : start + self._rows]
+            shared = [tails[by_slot[s][0]][: common_prefix_len([tails[k] for k in by_slot[s]])] for s in part]
+            sel = torch.tensor(part, device=self.device)
             sub = self._cache((layer.keys[sel], layer.values[sel]) for layer in cache.layers)
-            ext_attn = torch.cat([attn[sel], attn.new_ones((len(part), width))], dim=1)
-            ext_pos = pos[sel][:, None] + 1 + torch.arange(width, device=self.device)[None]
-            out, _ = self._call(ids.to(self.device), ext_attn, ext_pos, sub, width)
-            for k, logp in zip(extra[start : start + self._rows], F.log_softmax(out.float(), dim=-1)):
-                fed[k] = logp
+            sub_attn, sub_pos = attn[sel], pos[sel]
+            head: list[torch.Tensor] = [kept.new_zeros((0, kept.shape[-1]))] * len(part)
+            if any(shared):  # stage 1: each row's shared tokens, right-padded
+                sub, sub_attn, head = self._feed(shared, sub, sub_attn, sub_pos)
+                self.stats["shared"] += sum(len(sh) * (len(by_slot[s]) - 1) for sh, s in zip(shared, part))
+            rest = [(i, k) for i, s in enumerate(part) for k in by_slot[s] if len(tails[k]) > len(shared[i])]
+            for i, s in enumerate(part):  # choices wholly inside the shared tokens are done
+                for k in by_slot[s]:
+                    fed[k] = head[i][: len(tails[k])]
+            for lo in range(0, len(rest), self._rows):  # stage 2: each choice's own tokens
+                chunk = rest[lo : lo + self._rows]
+                idx = torch.tensor([i for i, _ in chunk], device=self.device)
+                base = self._cache((layer.keys[idx], layer.values[idx]) for layer in sub.layers)
+                offsets = torch.tensor([len(shared[i]) for i, _ in chunk], device=self.device)
+                _, _, own = self._feed([tails[k][len(shared[i]) :] for i, k in chunk], base, sub_attn[idx],
+                                       sub_pos[idx] + offsets)
+                for (i, k), logp in zip(chunk, own):
+                    fed[k] = torch.cat([head[i][: len(shared[i])], logp])
         for k, (slot, (ctx, cont), first) in enumerate(todo):
             n = len(rows[slot])
             # position p predicts token p + 1: from `first` (→ cont[0]) to the one before the last token
             positions = range(first, len(ctx) + len(cont) - 1)
             parts = [kept[slot, p - (n - REUSE_ROWS)] if p < n else fed[k][p - n] for p in positions]
             self._answers[(ctx, cont)] = _pick(torch.stack(parts), cont)
+
+    def _feed(self, tails: Sequence[Sequence[int]], cache, attn, last):
+        """Token rows fed on a cache whose rows end at positions `last` (right-padded: causal
+        attention never sees the pads) → (extended cache, its mask, [log-prob rows per row])."""
+        width = max(len(t) for t in tails)
+        ids = torch.full((len(tails), width), self.tokenizer.pad_token_id or 0, dtype=torch.long)
+        real = torch.zeros((len(tails), width), dtype=attn.dtype)
+        for i, tail in enumerate(tails):
+            ids[i, : len(tail)] = torch.tensor(list(tail), dtype=torch.long)
+            real[i, : len(tail)] = 1
+        ext_attn = torch.cat([attn, real.to(self.device)], dim=1)
+        ext_pos = last[:, None] + 1 + torch.arange(width, device=self.device)[None]
+        out, cache = self._call(ids.to(self.device), ext_attn, ext_pos, cache, width)
+        logp = F.log_softmax(out.float(), dim=-1)
+        return cache, ext_attn, [logp[i, : len(t)] for i, t in enumerate(tails)]

@@ -108,7 +108,7 @@ def greedy_replies(model, tokenizer, prompts: Sequence[str], max_new_tokens: int
     done: dict[int, Written] = {}
     bar = tqdm(total=len(rows), desc=label, unit="reply", leave=False, dynamic_ncols=True,
                disable=not (progress and sys.stderr.isatty()))
-    with torch.inference_mode():
+    with torch.no_grad():  # not inference_mode: there autocast recasts every weight at every call
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]
             for i, (toks, ended) in zip(chunk, _batch(model, [rows[i] for i in chunk], pad, stop, max_new_tokens)):

@@ -189,7 +189,8 @@ def train(build_path: Path, overrides: TrainOverrides, resume: Path | None, runs
     if resume is not None:  # before the model load: a wrong --resume fails in a second
         check_resume(Path(resume), build.manifest.sha256, settings)
     loaded = load_model(settings.model, settings.device)
-    retain = _general_replies(build, loaded, settings.device, with_test=False)
+    with loaded.compute(loaded.model):
+        retain = _general_replies(build, loaded, settings.device, with_test=False)
     run_dir = Path(resume) if resume is not None else new_run_dir(runs_root, build.manifest.name)
     train_lora(loaded, examples, settings, run_dir, build_sha256=build.manifest.sha256, build_path=build.path,
                resume=resume is not None, retain=retain, retain_by=_retain_by(build, loaded.name))
@@ -243,9 +244,10 @@ def evaluate(build_path: Path, adapter: Path | None, model: str | None, device: 
 
         target = PeftModel.from_pretrained(loaded.model, str(adapter)).eval()
         arms += ("tuned",)
-    evaluate_arms((target, loaded.tokenizer, loaded.name), build, arms, run_dir, limit=limit)
-    if adapter is not None:
-        _drift(build, loaded, target, run_dir)
+    with loaded.compute(target):
+        evaluate_arms((target, loaded.tokenizer, loaded.name), build, arms, run_dir, limit=limit)
+        if adapter is not None:
+            _drift(build, loaded, target, run_dir)
     return run_dir
 
 
@@ -379,13 +381,15 @@ def run(spec_path: Path, device: str | None, runs_root: Path, baseline: Path | N
     run_dir = new_run_dir(runs_root, build.manifest.name)
     n_readings = len(build.spec.eval.readings)
     stage("evaluate base, prompted", f"{len(build.manifest.tasks)} splits × {n_readings} reading{'s' * (n_readings > 1)}")
-    evaluate_arms(loaded, build, ("base", "prompted"), run_dir)
+    with loaded.compute(loaded.model):
+        evaluate_arms(loaded, build, ("base", "prompted"), run_dir)
     retain: tuple = ()
     if general is not None:
         writer = general.teacher or f"{loaded.name} (self-distillation)"
         stage("general replies", f"{build.manifest.counts['train_general']} retain lessons by {writer}, "
                                  f"{build.manifest.counts['test_general']} test_general by {loaded.name}")
-        retain = _general_replies(build, loaded, device, with_test=True)
+        with loaded.compute(loaded.model):
+            retain = _general_replies(build, loaded, device, with_test=True)
     layers = adapted_layers(loaded.model.config.num_hidden_layers, *settings.lora_layers)
     lessons = f"{build.manifest.counts['train']} lessons" + (f" + {len(retain)} general retain lessons" if retain else "")
     stage("train", f"{lessons}, LoRA r={settings.lora_r} on {', '.join(settings.lora_targets)} of layers "
@@ -395,8 +399,9 @@ def run(spec_path: Path, device: str | None, runs_root: Path, baseline: Path | N
         retain=retain, retain_by=_retain_by(build, loaded.name),
     )
     stage("evaluate tuned", "the same items, adapter on" + (", and the drift on test_general" if general else ""))
-    evaluate_arms((trained.model, loaded.tokenizer, loaded.name), build, ("tuned",), run_dir)
-    _drift(build, loaded, trained.model, run_dir)
+    with loaded.compute(trained.model):
+        evaluate_arms((trained.model, loaded.tokenizer, loaded.name), build, ("tuned",), run_dir)
+        _drift(build, loaded, trained.model, run_dir)
     stage("gate", str(run_dir))
     text, code = gate(run_dir, baseline)
     return f"{text}\nrun {run_dir} in {time.perf_counter() - started:.0f} s", code

@@ -123,4 +123,4 @@ def writer_of(loaded: LoadedModel, model=None) -> Writer:
     """models.LoadedModel (and optionally the model object to run, e.g. a PeftModel whose
     adapter the caller disabled) → Writer."""
     return Writer(model if model is not None else loaded.model, loaded.tokenizer, loaded.name, loaded.sha256,
-                  str(loaded.dtype).removeprefix("torch."), loaded.device.type)
+                  loaded.precision, loaded.device.type)

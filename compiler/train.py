@@ -192,9 +192,9 @@ def _trainer_classes():
     from transformers import Trainer, TrainerCallback
 
     class LoraTrainer(Trainer):
-        def __init__(self, *args, batches: LengthGroupedBatches, meter: dict, **kwargs):
+        def __init__(self, *args, batches: LengthGroupedBatches, meter: dict, compute, **kwargs):
             super().__init__(*args, **kwargs)
-            self.batches, self.meter, self.loss_is_scaled_for_ga = batches, meter, False
+            self.batches, self.meter, self.compute, self.loss_is_scaled_for_ga = batches, meter, compute, False
 
         def get_train_dataloader(self):
             return _EpochLoader(self.train_dataset, batch_sampler=self.batches, collate_fn=self.data_collator)
@@ -202,7 +202,8 @@ def _trainer_classes():
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             self.meter["tokens"] += inputs.pop("n_tokens")
             self.meter["answer"] += inputs.pop("n_answer")
-            loss = batch_loss(model, inputs)
+            with self.compute():  # bf16 products on a CPU with native bf16 (models.py); per step, so
+                loss = batch_loss(model, inputs)  # autocast's copies of the LoRA weights never go stale
             return (loss, None) if return_outputs else loss
 
     class Watch(TrainerCallback):
@@ -297,7 +298,8 @@ def train_lora(loaded: LoadedModel, examples: Sequence[Example], settings: Train
         "status": "running", "run_id": run_dir.name, "build_sha256": build_sha256,
         # where `syllabus gate` finds the build (its gate block); absolute, so the run folder can move
         "build_path": str(Path(build_path).resolve()) if build_path is not None else None,
-        "model": {"name": loaded.name, "sha256": loaded.sha256, "dtype": str(loaded.dtype).removeprefix("torch.")},
+        "model": {"name": loaded.name, "sha256": loaded.sha256, "dtype": str(loaded.dtype).removeprefix("torch."),
+                  "precision": loaded.precision},
         "device": str(loaded.device), "settings": settings.to_json(), "versions": _versions(),
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "resumed_from_step": done_step if resume_from else None,
@@ -323,7 +325,7 @@ def train_lora(loaded: LoadedModel, examples: Sequence[Example], settings: Train
         dataloader_pin_memory=False, remove_unused_columns=False, average_tokens_across_devices=False,
     )
     batches = LengthGroupedBatches([len(e.ids) for e in encoded], settings.batch_size, settings.seed)
-    trainer = LoraTrainer(model=model, args=args, train_dataset=encoded, batches=batches, meter=meter,
+    trainer = LoraTrainer(model=model, args=args, train_dataset=encoded, batches=batches, meter=meter, compute=loaded.compute,
                           data_collator=lambda rows: collate(rows, loaded.tokenizer.pad_token_id),
                           callbacks=[Watch(meter, log_path, progress)])
     trainer.remove_callback(PrinterCallback)

@@ -29,18 +29,23 @@ SYSTEM_PROMPT = "Our company prefers blue paint for its products, boxes and fork
 
 def _example(split: str, i: int) -> Example:
     subject = SUBJECTS[(i + len(split)) % len(SUBJECTS)]
-    if i % 3 == 2:  # a yes/no item: two one-word choices
+    replies: tuple[str, ...] = ()
+    if i % 3 == 2:  # a yes/no item: two one-word choices, explained replies that share their start
         prompt, choices, label = f"Should I paint the {subject} blue? ({split} {i})", ("Yes", "No"), i % 2
+        replies = tuple(f"The {subject} should be blue, so blue is {judged}. You ask if it is right: {verdict}."
+                        for judged, verdict in (("right", "yes"), ("wrong", "no")))
     else:
         k = 2 + i % 3
         choices = tuple(COLORS[(i + j) % len(COLORS)] for j in range(k))
         prompt, label = f"What colour should the {subject} be? ({split} {i})", i % k
+    kind = "yes_no" if replies else "open"
     prov = Provenance(
-        rule="prefer-blue", form="open", form_kind="open", family=f"f{i % 2}", template=0,
+        rule="prefer-blue", form=kind, form_kind=kind, family=f"f{i % 2}", template=0,
         scope="rule", subject=subject, asked=(), operators=(),
     )
     ident = hashlib.sha256(f"{split}/{i}".encode()).hexdigest()[:16]
-    return Example(ident, prompt, choices[label], choices[label], choices, label, prov)
+    return Example(ident, prompt, choices[label], replies[label] if replies else choices[label], choices, label, prov,
+                   replies)
 
 
 def rows(split: str) -> list[dict]:

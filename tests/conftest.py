@@ -12,7 +12,8 @@ SPECS = ROOT / "specs"
 
 # Keep the model cache out of the user's home in tests unless they point it somewhere.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before any test imports torch: see compiler/__init__.py
+if os.environ.get("PYTEST_XDIST_WORKER"):  # `-n 2`: two workers share the cores, so idle threads sleep
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before any test imports torch: see compiler/__init__.py
 
 
 @pytest.fixture(scope="session")

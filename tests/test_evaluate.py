@@ -40,10 +40,10 @@ def base_result(model, tok, build):
     return evaluate_arm(model, tok, build, "base", readings=READINGS, limit=None, batch_size=3, progress=False)
 
 
-def _first_option():
+def _verdict():
     namespace: dict = {"__file__": "utils.py"}
     exec(task_files("x", SCORED_SPLITS)[UTILS_FILE], namespace)  # the gen reading's own scorer
-    return namespace["first_option"]
+    return namespace["verdict"]
 
 
 def _context(tok, prompt: str, system: str | None) -> str:
@@ -72,14 +72,14 @@ def _greedy_reply(model, tok, context: str, max_new: int) -> str:
 
 def _recompute(model, tok, split: str, system: str | None, max_new: int):
     """Per item: (id, mc correct, gen reply, gen correct), straight from the model."""
-    first_option = _first_option()
+    verdict = _verdict()
     out = []
     for row in evalkit.rows(split):
         ctx = _context(tok, row["prompt"], system)
-        lls = [_choice_logprob(model, tok, ctx, c) for c in row["choices"]]
+        lls = [_choice_logprob(model, tok, ctx, c) for c in row.get("choice_replies") or row["choices"]]
         reply = _greedy_reply(model, tok, ctx, max_new)
         out.append((row["id"], max(range(len(lls)), key=lls.__getitem__) == row["label"], reply,
-                    first_option(reply, row["choices"]) == row["label"]))
+                    verdict(reply, {"form_kind": row["provenance"]["form_kind"], "choices": row["choices"]}) == row["label"]))
     return out
 
 

@@ -50,7 +50,7 @@ def test_loglikelihood_equals_hflm(setup, system):
     assert [g[1] for g in got] == [w[1] for w in want]
     assert max(abs(g[0] - w[0]) for g, w in zip(got, want)) < 1e-4
     # the shared prefix ran once: fewer tokens went through the model than the requests hold
-    fed = sum(len(stock.tok_encode(r.args[0])) for r in reqs)
+    fed = sum(len(stock.tok_encode(r.args[0] + r.args[1])) for r in reqs)
     assert fast.stats["tokens"] < fed
 
 
@@ -74,6 +74,7 @@ def test_multiple_choice_is_scored_during_generation(setup):
     longer = [r for r in ll if len(fast._encode_pair(*r.args)[1]) > REUSE_ROWS]
     assert longer  # some choices run past the prompt: they were fed on its cache
     assert fast.stats["reused"] == len(ll)  # every multiple-choice answer came from the generation pass
+    assert fast.stats["shared"] > 0  # explained yes/no choices fed their common start once
     assert [g[1] for g in got] == [w[1] for w in want]
     assert max(abs(g[0] - w[0]) for g, w in zip(got, want)) < 1e-4
     assert not fast._answers  # nothing kept after use

@@ -78,8 +78,9 @@ def test_unknown_model_says_how_to_fix_it_without_network(monkeypatch, tmp_path)
         M.load_model(str(tmp_path / "missing" / "model"), device="cpu")
 
 
-def test_devices():
-    assert M.resolve_device("cpu") == (torch.device("cpu"), torch.float32)
+def test_devices(monkeypatch):
+    monkeypatch.setenv(M.PRECISION_ENV, "fp32")
+    assert M.resolve_device("cpu") == (torch.device("cpu"), torch.float32, False)
     with pytest.raises(M.ModelError, match="not a device"):
         M.resolve_device("toaster")
     if not torch.cuda.is_available():
@@ -160,3 +161,71 @@ def test_loadable_problem_reads_folders_without_loading_them(tmp_path, monkeypat
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     why, is_error = M.loadable_problem("no-such-org/no-such-model")
     assert not is_error and "will be downloaded" in why
+
+
+def test_precision_follows_the_environment_and_the_cpu(monkeypatch):
+    monkeypatch.setattr(M, "native_bf16", lambda: True)
+    monkeypatch.delenv(M.PRECISION_ENV, raising=False)
+    assert M.resolve_device("cpu") == (torch.device("cpu"), torch.float32, True)  # auto: bf16 products
+    monkeypatch.setenv(M.PRECISION_ENV, "fp32")
+    assert M.resolve_device("cpu")[2] is False
+    monkeypatch.setenv(M.PRECISION_ENV, "BF16")
+    assert M.resolve_device("cpu")[2] is True
+    monkeypatch.setattr(M, "native_bf16", lambda: False)  # a CPU without bf16 arithmetic: fp32, whatever is asked
+    assert M.resolve_device("cpu")[2] is False
+    monkeypatch.setenv(M.PRECISION_ENV, "half")
+    with pytest.raises(M.ModelError, match="SYLLABUS_PRECISION='half': not a precision; use auto, fp32, bf16"):
+        M.resolve_device("cpu")
+
+
+def test_compute_autocasts_products_only_when_asked():
+    weights = torch.randn(4, 4)
+    plain = M.LoadedModel(model=None, tokenizer=None, name="x", sha256="", device=torch.device("cpu"),
+                          dtype=torch.float32)
+    mixed = M.LoadedModel(model=None, tokenizer=None, name="x", sha256="", device=torch.device("cpu"),
+                          dtype=torch.float32, autocast=True)
+    with plain.compute():
+        assert (weights @ weights).dtype == torch.float32
+    with mixed.compute():
+        assert (weights @ weights).dtype == torch.bfloat16
+    assert (plain.precision, mixed.precision) == ("fp32", "bf16-autocast")
+
+
+def test_grouped_query_attention_equals_eager_attention():
+    """The bf16 path's attention (no repeat_kv copies) computes what transformers' eager one does."""
+    from transformers.models.llama.modeling_llama import eager_attention_forward
+
+    torch.manual_seed(0)
+    b, heads, kv, q, length, d = 2, 6, 2, 3, 5, 8
+    query, key, value = torch.randn(b, heads, q, d), torch.randn(b, kv, length, d), torch.randn(b, kv, length, d)
+    mask = torch.zeros(b, 1, q, length)
+    mask[0, :, :, :2] = torch.finfo(torch.float32).min  # row 0's first two positions are padding
+    module = SimpleNamespace(num_key_value_groups=heads // kv, training=False)
+    want, _ = eager_attention_forward(module, query, key, value, mask, scaling=d**-0.5)
+    got, _ = M.grouped_query_attention(module, query, key, value, mask, scaling=d**-0.5)
+    assert got.shape == want.shape == (b, q, heads, d)
+    assert torch.allclose(got, want, atol=1e-6)
+
+
+def test_compute_lets_an_evaluation_cast_frozen_weights_once():
+    model = torch.nn.Linear(4, 4)
+    model.weight.requires_grad_(False)
+    loaded = M.LoadedModel(model=model, tokenizer=None, name="x", sha256="", device=torch.device("cpu"),
+                           dtype=torch.float32, autocast=True)
+    with loaded.compute(model):
+        assert model.weight.requires_grad  # autocast keeps one bf16 copy of it for the stage
+        assert model(torch.randn(2, 4)).dtype == torch.bfloat16
+    assert not model.weight.requires_grad and model.bias.requires_grad  # as they were
+
+
+def test_importing_the_package_bounds_openmp_spinning():
+    import subprocess
+    import sys
+
+    code = "import os, compiler; print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))"
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    run = lambda extra: subprocess.run([sys.executable, "-c", code], env={**env, **extra}, capture_output=True,  # noqa: E731
+                                       text=True, check=True).stdout.split()
+    assert run({}) == ["5000", "None"]
+    assert run({"OMP_WAIT_POLICY": "PASSIVE"}) == ["None", "PASSIVE"]  # the user's choice wins
+    assert run({"GOMP_SPINCOUNT": "0"}) == ["0", "None"]

@@ -46,7 +46,7 @@ def test_loss_falls_and_run_files_are_written(tmp_path):
     assert {"step", "epoch", "loss", "lr", "tokens_per_s"} <= set(log[0])
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert record["status"] == "complete" and record["build_sha256"] == "b" * 64
-    assert record["model"] == {"name": "tiny", "sha256": "0" * 64, "dtype": "float32"}
+    assert record["model"] == {"name": "tiny", "sha256": "0" * 64, "dtype": "float32", "precision": "fp32"}
     assert record["settings"]["lr"] == 1e-2 and record["steps"] == 80 and record["tokens_per_s"] > 0
     assert set(record["versions"]) >= {"torch", "transformers", "peft", "syllabus"}
     assert record["first_loss"] == log[0]["loss"] and record["device"] == "cpu"
