@@ -157,8 +157,11 @@ def _score_problem(score: Score | None, arm: str, split: str, reading: str) -> s
         return f"{where}: the split is empty (n = {score.n})"
     if not _usable(score.acc) or not 0.0 <= score.acc <= 1.0:
         return f"{where}: accuracy is {score.acc!r}, not a number in [0, 1]"
-    if score.samples and len(score.samples) != score.n:
+    if len(score.samples) != score.n:
         return f"{where}: n = {score.n} but {len(score.samples)} per-item records"
+    right = sum(s.correct for s in score.samples)
+    if abs(score.acc - right / score.n) > 1e-9:  # the records are what the gate can check; a bare number is not
+        return f"{where}: accuracy {score.acc!r} does not match its per-item records ({right} of {score.n} right)"
     return None
 
 
@@ -501,7 +504,7 @@ def decide(
             reasons.append(f"{r.name} failed: {r.detail}")
     if not checks:
         reasons.append("the spec's gate has no checks: nothing was required of this model")
-    if ck.bad_arms or any(r.passed is None for r in results):
+    if ck.bad_arms or not checks or any(r.passed is None for r in results):
         status: Status = "incomplete"
     elif any(r.passed is False for r in results):
         status = "fail"

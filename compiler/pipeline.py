@@ -297,6 +297,9 @@ def gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
         build_path, want_sha = Path(meta["build_path"]), str(meta["build_sha256"])
     except (ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{run_json}: unreadable or without build_path/build_sha256 ({exc}); re-run `syllabus train`")
+    if meta.get("status") != "complete":  # interrupted, failed, still running, or not written by train
+        raise EvalIncomplete(f"{run_json}: status is {meta.get('status')!r}, not 'complete': training did not finish; "
+                             f"continue it with `syllabus train BUILD --resume {run_dir}`")
     if not build_path.is_absolute() and not build_path.exists() and (run_dir / build_path).exists():
         build_path = run_dir / build_path  # a path written relative to the run folder
     build = read_build(build_path)

@@ -138,7 +138,9 @@ def read_arm(path: Path) -> ArmResult:
         )
         for s in doc["scores"]
     )
-    return ArmResult(doc["arm"], doc["model"], doc["build_sha256"], bool(doc["complete"]), scores,
+    if not isinstance(doc["complete"], bool):  # "false" is a true string: only a JSON boolean counts
+        raise ValueError(f"complete is {doc['complete']!r}, not true or false")
+    return ArmResult(doc["arm"], doc["model"], doc["build_sha256"], doc["complete"], scores,
                      float(doc.get("wall_s", 0.0)), tuple(str(p) for p in doc.get("problems", ())))
 
 

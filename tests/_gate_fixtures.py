@@ -79,7 +79,8 @@ def fake_run(root: Path, arms: Mapping[str, ArmResult], spec: Mapping = SPEC,
     (run / "adapter").mkdir(parents=True)
     settings = TrainSettings(epochs=3, lr=0.0003, lora_layers=(0.13, 0.53)).to_json()  # what train.py writes
     (run / "run.json").write_text(json.dumps({
-        "build_path": str(build), "build_sha256": sha, "model": {"name": "default", "dtype": "float32", "sha256": "c" * 64},
+        "status": "complete", "build_path": str(build), "build_sha256": sha,
+        "model": {"name": "default", "dtype": "float32", "sha256": "c" * 64},
         "settings": settings, "device": "cpu", "examples": 40, "steps": 15, "final_loss": 0.123456, "wall_s": 12.5,
     }), encoding="utf-8")
     for name, result in arms.items():

@@ -568,3 +568,53 @@ def test_pipeline_gate_baseline_file_problems_are_bad_input(tmp_path):
     (tmp_path / "v.json").write_text(json.dumps({"schema": 1}))
     with pytest.raises(UsageError, match="not a syllabus verdict"):
         pipeline.gate(run, tmp_path / "v.json")
+
+
+# ---------------------------------------------------------------- faults planted in a finished run
+
+
+def _edit_json(path: Path, edit) -> None:
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    edit(doc)
+    path.write_text(json.dumps(doc), encoding="utf-8")
+
+
+@pytest.mark.parametrize("status", ["interrupted", "running", "failed", None])
+def test_gate_refuses_a_run_that_did_not_finish_training(tmp_path, status):
+    run, _ = fake_run(tmp_path, good_arms())
+    _edit_json(run / "run.json", lambda d: d.update(status=status) if status else d.pop("status"))
+    with pytest.raises(EvalIncomplete, match="not 'complete': training did not finish") as err:
+        pipeline.gate(run, None)
+    assert err.value.exit_code == 3
+
+
+def test_gate_refuses_complete_written_as_a_string(tmp_path):
+    run, _ = fake_run(tmp_path, good_arms())
+    _edit_json(run / "eval" / "tuned.json", lambda d: d.update(complete="false"))
+    text, code = pipeline.gate(run, None)
+    assert code == 3 and "tuned arm: no evaluation result" in text
+
+
+@pytest.mark.parametrize("fault", ["no records", "accuracy above its records"])
+def test_gate_trusts_per_item_records_not_a_bare_accuracy(tmp_path, fault):
+    run, _ = fake_run(tmp_path, good_arms())
+
+    def plant(doc):
+        for s in doc["scores"]:
+            if fault == "no records":
+                s["samples"] = []  # n stays as it was
+            else:
+                s["acc"] = 1.0
+                for x in s["samples"]:
+                    x["correct"] = False
+
+    _edit_json(run / "eval" / "tuned.json", plant)
+    text, code = pipeline.gate(run, None)
+    assert code == 3
+    assert ("per-item records" in text) if fault == "no records" else ("does not match its per-item records" in text)
+
+
+def test_a_gate_without_checks_never_passes():
+    verdict = decide([], good_arms())
+    assert verdict.status == "incomplete" and verdict.exit_code == 3
+    assert any("no checks" in r for r in verdict.reasons)
