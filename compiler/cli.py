@@ -7,6 +7,7 @@ Exit codes (DESIGN.md): 0 pass · 1 a threshold missed / refused build · 2 bad 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -91,13 +92,20 @@ def diff(old: Path, new: Path | None, rev: str | None, fmt: str, limit: int, fai
     sys.exit(code)
 
 
+def _positive(ctx, param, value):
+    """A training override → itself when it is a finite number > 0 (inf and nan would train forever or on nothing)."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"{value!r}: give a finite number greater than 0")
+    return value
+
+
 @main.command()
 @click.argument("build", type=_PATH)
 @click.option("--model", default=None, help="'default', a Hugging Face id or a local path.")
-@click.option("--epochs", type=float, default=None)
-@click.option("--lr", type=float, default=None)
-@click.option("--rank", type=int, default=None, help="LoRA rank r.")
-@click.option("--batch-size", type=int, default=None)
+@click.option("--epochs", type=float, default=None, callback=_positive)
+@click.option("--lr", type=float, default=None, callback=_positive)
+@click.option("--rank", type=int, default=None, callback=_positive, help="LoRA rank r.")
+@click.option("--batch-size", type=int, default=None, callback=_positive)
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 … (default: cuda when available).")
 @click.option("--resume", type=_PATH, default=None, help="Continue runs/<id> from its last complete checkpoint.")
 @click.option("--runs", type=_PATH, default=Path("runs"), show_default=True, help="Where runs/<id>/ go.")

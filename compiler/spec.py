@@ -243,8 +243,8 @@ class Lora(Strict):
 
 class Train(Strict):
     model: str = Field("default", description="'default' (embedded SmolLM2-135M-Instruct), a hub id or a local path.")
-    epochs: float = Field(3, gt=0)
-    lr: float = Field(2e-4, gt=0)
+    epochs: float = Field(3, gt=0, allow_inf_nan=False)
+    lr: float = Field(2e-4, gt=0, allow_inf_nan=False)
     batch_size: int = Field(8, ge=1)
     max_length: int = Field(256, ge=16)
     warmup_ratio: float = Field(0.0, ge=0.0, lt=1.0)
@@ -367,7 +367,8 @@ class Spec(Strict):
     syllabus: Literal[1] = Field(description="Spec format version.")
     name: str = Field(pattern=_ID, description="Build name: build/<name>/.")
     description: str = ""
-    seed: int = Field(0, ge=0)
+    # numpy's and torch's generators take 32-bit seeds: a larger one passed validate and crashed train
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of every generator: 0 to 2^32 - 1.")
     answers: AnswerStyle = Field(
         "explained", description="How lessons answer, for every rule that does not say: 'explained' or 'terse'."
     )

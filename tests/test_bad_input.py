@@ -110,3 +110,11 @@ def test_validate_as_a_real_process():
         [sys.executable, "-m", "compiler.cli", "validate", str(SPEC)], capture_output=True, text=True, timeout=120
     )
     assert (good.returncode, good.stdout, good.stderr) == (0, "", "")
+
+
+@pytest.mark.parametrize("flag, value", [("--epochs", "inf"), ("--lr", "nan"), ("--lr", "0"), ("--rank", "0"),
+                                         ("--batch-size", "-8")])
+def test_train_refuses_a_nonsense_override_before_loading_anything(tmp_path: Path, flag: str, value: str):
+    result = CliRunner().invoke(main, ["train", str(tmp_path), flag, value])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"Invalid value for '{flag}'" in result.output and "give a finite number greater than 0" in result.output
