@@ -324,9 +324,10 @@ class SharedPrefixLM(HFLM):
                 sub, sub_attn, head = self._feed(shared, sub, sub_attn, sub_pos)
                 self.stats["shared"] += sum(len(sh) * (len(by_slot[s]) - 1) for sh, s in zip(shared, part))
             rest = [(i, k) for i, s in enumerate(part) for k in by_slot[s] if len(tails[k]) > len(shared[i])]
-            for i, s in enumerate(part):  # choices wholly inside the shared tokens are done
+            for i, s in enumerate(part):
                 for k in by_slot[s]:
-                    fed[k] = head[i][: len(tails[k])]
+                    if len(tails[k]) <= len(shared[i]):  # wholly inside the shared tokens: done
+                        fed[k] = head[i][: len(tails[k])]
             for lo in range(0, len(rest), self._rows):  # stage 2: each choice's own tokens
                 chunk = rest[lo : lo + self._rows]
                 idx = torch.tensor([i for i, _ in chunk], device=self.device)
