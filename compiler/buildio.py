@@ -21,13 +21,15 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping, TypeVar
 
 from .errors import UsageError
+from .integrity import json_kind, read_json, read_json_bytes, what_is_wrong
 from .records import Example, GeneralPrompt, Provenance
 from .spec import Spec
 
 BUILD_FORMAT = 1
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -72,20 +74,16 @@ class Build:
     spec: Spec
 
 
-def read_build(path: Path) -> Build:
-    """build folder → Build; UsageError naming what is missing when it is not a build."""
+def read_manifest(path: Path) -> Manifest:
+    """build folder → its Manifest alone (the gate checks the files against it before it reads
+    any of them); UsageError naming what is missing or malformed when it is not a build."""
     path = Path(path)
     if not path.is_dir():
         raise UsageError(f"{path}: not a build folder (it does not exist); run `syllabus compile SPEC` first")
     missing = [n for n in ("manifest.json", "spec.json", "data") if not (path / n).exists()]
     if missing:
         raise UsageError(f"{path}: not a build folder: missing {', '.join(missing)}; run `syllabus compile SPEC` first")
-    raw_text = (path / "manifest.json").read_bytes()
-    try:
-        raw = json.loads(raw_text)
-        spec = Spec.model_validate(json.loads((path / "spec.json").read_text(encoding="utf-8")))
-    except (ValueError, TypeError) as exc:
-        raise UsageError(f"{path}: manifest.json or spec.json is unreadable ({exc}); recompile the build") from None
+    raw, raw_text = read_json_bytes(path / "manifest.json", "recompile the build")  # the hash of these bytes names the build
     if raw.get("build_format") != BUILD_FORMAT:
         raise UsageError(f"{path}: build format {raw.get('build_format')!r} is not {BUILD_FORMAT}; recompile the build")
     try:
@@ -106,8 +104,23 @@ def read_build(path: Path) -> Build:
             files=dict(raw["files"]),
             sha256=hashlib.sha256(raw_text).hexdigest(),
         )
-    except (KeyError, TypeError, AttributeError) as exc:
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in manifest.files.items()):
+            raise TypeError("'files' maps a path to something other than a sha256 string")
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise UsageError(f"{path}: manifest.json lacks {exc} or has it in the wrong shape; recompile the build") from None
+    return manifest
+
+
+def read_build(path: Path) -> Build:
+    """build folder → Build; UsageError naming what is missing or malformed when it is not a build.
+    Reads; does not verify (integrity.build_problems does, for the gate, stats and diff)."""
+    path = Path(path)
+    manifest = read_manifest(path)
+    doc = read_json(path / "spec.json", "recompile the build")
+    try:
+        spec = Spec.model_validate(doc)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise UsageError(f"{path / 'spec.json'}: not a resolved spec ({what_is_wrong(exc)}); recompile the build") from None
     return Build(path, manifest, spec)
 
 
@@ -142,8 +155,33 @@ def read_split(build: Build, split: str) -> tuple[Example, ...]:
     path = build.path / "data" / f"{split}.jsonl"
     if not path.exists():
         raise UsageError(f"{build.path}: not a complete build: missing data/{split}.jsonl; recompile the build")
-    with path.open(encoding="utf-8") as fh:
-        return tuple(example_from_row(json.loads(line)) for line in fh if line.strip())
+    return _read_rows(path, example_from_row)
+
+
+def _read_rows(path: Path, parse: Callable[[Mapping], T]) -> tuple[T, ...]:
+    """JSONL file, row → value → the values of its non-blank lines in order; UsageError (exit 2)
+    `file:line: what is wrong` for the first bad line (not JSON, not an object, a missing key,
+    nested too deeply) or `file: …` when the file cannot be read at all (a folder, not UTF-8)."""
+    out: list[T] = []
+    lineno = 0
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if line.strip():
+                    row = json.loads(line)
+                    if not isinstance(row, dict):
+                        raise TypeError(f"a JSON {json_kind(row)}, where a row object was expected")
+                    out.append(parse(row))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
+        where = f"{path}:{lineno}" if lineno and not isinstance(exc, OSError) else str(path)
+        if isinstance(exc, json.JSONDecodeError):  # its own line is 1: the file's line is `lineno`
+            what = f"not JSON ({exc.msg} at column {exc.colno})"
+        elif isinstance(exc, TypeError) and str(exc).startswith("a JSON "):
+            what = str(exc)
+        else:
+            what = what_is_wrong(exc)
+        raise UsageError(f"{where}: {what}; recompile the build") from None
+    return tuple(out)
 
 
 GENERAL_SPLITS = ("train_general", "test_general")
@@ -159,11 +197,9 @@ def read_general(build: Build, split: str) -> tuple[GeneralPrompt, ...]:
     path = build.path / "data" / f"{split}.jsonl"
     if not path.exists():
         raise UsageError(f"{build.path}: not a complete build: missing data/{split}.jsonl; recompile the build")
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                row = json.loads(line)
-                p = row["provenance"]
-                rows.append(GeneralPrompt(row["id"], row["prompt"], p["kind"], p["family"], int(p["template"])))
-    return tuple(rows)
+    return _read_rows(path, _general_from_row)
+
+
+def _general_from_row(row: Mapping) -> GeneralPrompt:
+    p = row["provenance"]
+    return GeneralPrompt(row["id"], row["prompt"], p["kind"], p["family"], int(p["template"]))

@@ -7,8 +7,10 @@ when other pieces did not, so the user sees every problem in one go.
 
 Templates are checked the way `expand.py` renders them: statically against the
 variables in scope (`templating.check_template`), then by one trial render per
-subject, which catches what only shows at render time (`'a' * 100000000`, text
-that renders empty).
+value of every slot, which catches what only shows at render time (a filter that fails
+on one value, text that renders empty). Before any of that, the budget: a spec that
+expands to more than `limits.max_examples` is refused from counts alone, and its
+templates get one trial render each instead of one per value.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Mapping, Sequence
 
+from .budget import DRAWS_PER_EXAMPLE, count_examples
 from .errors import Problem
 from .library import Library
-from .spec import GENERAL_CHECK_KINDS, Gate, HoldOut, LexEntry, Retain, Rule, Spec
+from .spec import GENERAL_CHECK_KINDS, MAX_EXAMPLES, Gate, HoldOut, LexEntry, Retain, Rule, Spec
 from .templating import Scope, TemplateProblem, check_template, render
 from .yamlio import field_name
 
@@ -31,11 +34,6 @@ Locate = Callable[[str | None, tuple], tuple[str, int, int]]
 _FORM_SCALARS = {"open": set(), "yes_no": {"option"}, "either_or": {"options"}}
 _RESERVED = {"attribute", "option", "options", "answer"}  # template scalars a slot name would shadow
 MIN_DISTRACTORS = 3  # open questions are scored against up to 3 wrong answers
-# Values per slot a question template is trial-rendered with. The static check covers
-# every value's fields; trials catch render-time failures, which depend on the template
-# far more than on the value. Without a cap a 1 MiB lexicon (27k neighbours × 37
-# templates ≈ 900k renders) takes ~110 s; with it ≤ 64 renders per template.
-TRIAL_VALUES = 32
 
 
 @dataclass(frozen=True)
@@ -48,11 +46,16 @@ class Parts:
     gate: Gate | None = None
     broken_slots: frozenset[str] = frozenset()  # lexicon slots that failed the schema (already reported)
     retain: Retain | None = None  # None where the retain block failed the schema
+    variants: int = 2  # paraphrase.variants
+    max_examples: int | None = MAX_EXAMPLES  # limits.max_examples; None where limits failed the schema
+    gate_written: bool = True  # False: the spec has no `gate:`, its checks are the defaults
 
     @classmethod
     def of(cls, spec: Spec) -> "Parts":
         lexicon = {slot: tuple(values) for slot, values in spec.lexicon.items()}
-        return cls(lexicon, tuple(enumerate(spec.rules)), spec.splits.hold_out, spec.gate, retain=spec.retain)
+        return cls(lexicon, tuple(enumerate(spec.rules)), spec.splits.hold_out, spec.gate, retain=spec.retain,
+                   variants=spec.paraphrase.variants, max_examples=spec.limits.max_examples,
+                   gate_written="gate" in spec.model_fields_set)
 
 
 def held_count(n: int, frac: float) -> int:
@@ -152,8 +155,9 @@ def _check_lexicon(lexicon: Mapping[str, tuple[LexEntry, ...]], report: Report) 
 class _RuleCheck:
     """All checks of one rule; each method adds to the report."""
 
-    def __init__(self, i: int, rule: Rule, parts: Parts, library: Library | None, report: Report):
+    def __init__(self, i: int, rule: Rule, parts: Parts, library: Library | None, report: Report, *, every_value: bool = True):
         self.i, self.rule, self.lex, self.library, self.report = i, rule, parts.lexicon or {}, library, report
+        self.every_value = every_value  # trial-render templates with every value, or (over budget) the first
         self.hold_out, self.broken = parts.hold_out, parts.broken_slots
         self.base: tuple = ("rules", i)
 
@@ -278,7 +282,7 @@ class _RuleCheck:
         rule = self.rule
         wrong = next((v.name for v in self.lex.get(rule.distractors, ()) if norm(v.name) != norm(rule.value)), "other")
         out = []
-        for value in values[:TRIAL_VALUES]:
+        for value in values if self.every_value else values[:1]:
             variables: dict[str, object] = {"attribute": rule.attribute, "subject": value.as_vars(), "option": rule.value,
                                             "options": [rule.value, wrong], "answer": rule.value}
             if slot:
@@ -367,12 +371,16 @@ def _check_general_gate(parts: Parts, report: Report) -> None:
 
 
 def _check_gate(parts: Parts, report: Report) -> None:
-    """Warn about gate checks that read a split the spec leaves empty (the gate would fail closed)."""
+    """Refuse gate checks that read a split the spec leaves empty: the gate could never pass them
+    (it fails closed, exit 3, on a missing score), so the spec is wrong, not the model. A spec
+    without `gate:` gets the default checks, which it did not write: there, a warning."""
     _check_general_gate(parts, report)
     if parts.gate is None or parts.hold_out is None or not parts.rules or parts.lexicon is None:
         return
     held = set(parts.hold_out.forms)
     empty = {}
+    if parts.hold_out.templates == 0:
+        empty["test_paraphrase"] = "no template family is held out (splits.hold_out.templates is 0)"
     if not any(held & set(rule.forms) for _, rule in parts.rules):
         empty["test_form"] = "no form a rule uses is held out (splits.hold_out.forms)"
     n_neigh = [len(parts.lexicon.get(rule.neighbours.subject, ())) for _, rule in parts.rules if rule.neighbours]
@@ -381,7 +389,36 @@ def _check_gate(parts: Parts, report: Report) -> None:
     for k, check in enumerate(parts.gate.checks):
         if check.split in empty:
             report.add(("gate", "checks", k, "split"), f"this check reads {check.split}, which will be empty: {empty[check.split]}",
-                       "the gate fails closed (exit 3) on a missing score: fix the split or drop the check", warn=True)
+                       "hold out what the split needs, or drop the check" if parts.gate_written else
+                       "write a `gate:` with the checks this spec can run (the defaults read every split)",
+                       warn=not parts.gate_written)
+
+
+def _check_budget(parts: Parts, library: Library, report: Report) -> bool:
+    """→ whether the rules expand to more examples than limits.max_examples (one error if so,
+    at the rule that expands to most, naming what multiplies)."""
+    if parts.max_examples is None or parts.lexicon is None or not parts.rules:
+        return False
+    sizes = {slot: len(values) for slot, values in parts.lexicon.items()}
+    counts = count_examples(parts.rules, sizes, library, parts.variants)
+    total, draws = sum(c.total for c in counts), sum(c.draws for c in counts)
+    if total > parts.max_examples:
+        largest = sorted(counts, key=lambda c: -c.total)
+        shown = "; ".join(c.describe() for c in largest[:3]) + ("; …" if len(largest) > 3 else "")
+        report.add(("rules", largest[0].index),
+                   f"the spec expands to {total:,} examples, above limits.max_examples ({parts.max_examples:,}): {shown}",
+                   "use fewer lexicon values, forms or templates, or a lower paraphrase.variants; "
+                   "or raise limits.max_examples if the machine can hold them (~3.4 KB each while compiling)")
+    elif draws > parts.max_examples * DRAWS_PER_EXAMPLE:
+        largest = sorted(counts, key=lambda c: -c.draws)
+        shown = "; ".join(c.describe_draws() for c in largest[:3]) + ("; …" if len(largest) > 3 else "")
+        report.add(("rules", largest[0].index, "distractors"),
+                   f"drawing wrong answers ranks {draws:,} distractor values, above the {DRAWS_PER_EXAMPLE} per example "
+                   f"limits.max_examples allows ({parts.max_examples * DRAWS_PER_EXAMPLE:,}): {shown}",
+                   "give the rule a smaller distractor slot (a few dozen wrong answers are plenty), or raise limits.max_examples")
+    else:
+        return False
+    return True
 
 
 def check_spec(spec: Spec | Parts, library: Library | None, locate: Locate) -> list[Problem]:
@@ -389,6 +426,7 @@ def check_spec(spec: Spec | Parts, library: Library | None, locate: Locate) -> l
     (errors and warnings), each located, without repeats."""
     parts = spec if isinstance(spec, Parts) else Parts.of(spec)
     report = Report(locate)
+    over_budget = library is not None and _check_budget(parts, library, report)
     if parts.lexicon is not None:
         _check_lexicon(parts.lexicon, report)
     seen: dict[str, int] = {}
@@ -397,7 +435,7 @@ def check_spec(spec: Spec | Parts, library: Library | None, locate: Locate) -> l
             report.add(("rules", i, "id"), f"rule id '{rule.id}' is used twice (first at rules[{seen[rule.id]}])", "give every rule its own id")
         seen.setdefault(rule.id, i)
         if parts.lexicon is not None:
-            _RuleCheck(i, rule, parts, library, report).run()
+            _RuleCheck(i, rule, parts, library, report, every_value=not over_budget).run()
     if library is not None and parts.hold_out is not None:
         _check_hold_out(parts, library, report)
     _check_gate(parts, report)

@@ -1,20 +1,24 @@
 """The `syllabus` command: parses arguments, calls `pipeline`, turns errors into messages.
 
 Exit codes (DESIGN.md): 0 pass · 1 a threshold missed / refused build · 2 bad input ·
-3 evaluation incomplete. No traceback reaches the user for a `SyllabusError`.
+3 evaluation incomplete (or an internal error). No traceback reaches the user unless
+SYLLABUS_DEBUG=1.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
 
 from . import __version__, pipeline
-from .errors import SyllabusError
+from .errors import StorageError, SyllabusError
 
 _PATH = click.Path(path_type=Path)
 
@@ -25,9 +29,12 @@ def _fail(exc: SyllabusError) -> None:
 
 
 class _Group(click.Group):
-    """Routes every SyllabusError raised by a command to a clean message + exit code."""
+    """Routes every SyllabusError raised by a command to a clean message + exit code; SIGTERM
+    (a CI job cancelled, `kill`) interrupts like Ctrl-C, so the same clean-up runs."""
 
     def invoke(self, ctx: click.Context):  # noqa: D401
+        main_thread = threading.current_thread() is threading.main_thread()  # signal handlers live there only
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if main_thread else None
         try:
             return super().invoke(ctx)
         except SyllabusError as exc:
@@ -35,6 +42,19 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click's own: it prints them
+        except Exception as exc:  # the last-resort net: a bug, or a failure no stage named
+            if os.environ.get("SYLLABUS_DEBUG") == "1":
+                raise
+            if isinstance(exc, OSError) and exc.errno is not None:  # disk full, permission denied …
+                _fail(StorageError.from_os(exc))
+            click.echo(f"error: internal error: {type(exc).__name__}: {exc}\n"
+                       "    hint: set SYLLABUS_DEBUG=1 to see the traceback", err=True)
+            sys.exit(3)  # like an incomplete evaluation: a CI cannot trust a job that crashed
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(cls=_Group)
@@ -54,9 +74,11 @@ def validate(spec: Path) -> None:
 @main.command("compile")
 @click.argument("spec", type=_PATH)
 @click.option("--out", type=_PATH, default=None, help="Build folder (default: build/<name>).")
-def compile_(spec: Path, out: Path | None) -> None:
+@click.option("--force", is_flag=True, help="Replace --out even when it is not a syllabus build (or holds files "
+              "the build did not write).")
+def compile_(spec: Path, out: Path | None, force: bool) -> None:
     """Compile SPEC into build/<name>/ (train + held-out splits, lm-eval tasks, manifest)."""
-    result = pipeline.compile_spec(spec, out, echo=lambda s: click.echo(s, err=True))
+    result = pipeline.compile_spec(spec, out, echo=lambda s: click.echo(s, err=True), force=force)
     click.echo(result.summary())
 
 

@@ -14,7 +14,7 @@ from typing import Callable
 
 from .audit import AuditReport, audit
 from .errors import BuildError, Problem, SpecError
-from .expand import expand
+from .expand import RenderFailure, expand
 from .general_split import GeneralShortfall, split_general
 from .lint import lint_examples
 from .loader import LoadedSpec
@@ -34,11 +34,21 @@ class CompiledBuild:
 
 
 def _expand(loaded: LoadedSpec) -> tuple[Example, ...]:
-    """LoadedSpec → its base examples; SpecError for a template that fails to render."""
+    """LoadedSpec → its base examples; SpecError, located at the template, for one that fails to
+    render (validate trial-renders every template with every value; this is the backstop)."""
     try:
         return expand(loaded.spec, loaded.library)
-    except TemplateProblem as exc:  # validation checks templates statically; this is the backstop
-        raise SpecError([Problem(str(loaded.path), exc.line, 0, "templates", exc.message, exc.hint)])
+    except RenderFailure as exc:
+        file, line, col = _locator(loaded)(exc.file, exc.path)
+        message = f"{exc.problem.message} (rendering for {exc.context})"
+        raise SpecError([Problem(file, line, col, field_name(exc.path), message, exc.problem.hint)]) from None
+    except TemplateProblem as exc:  # a neighbour answer, fact or phrasing: rendered with every value at validate
+        raise SpecError([Problem(str(loaded.path), exc.line, 0, "templates", exc.message, exc.hint)]) from None
+
+
+def _locator(loaded: LoadedSpec):
+    """The spec's locate, or (a LoadedSpec built in memory has no positions) one naming the file alone."""
+    return loaded.locate or (lambda file, path: (file or str(loaded.path), 0, 0))
 
 
 def _split(loaded: LoadedSpec, base: tuple[Example, ...]) -> SplitSet:
@@ -55,16 +65,14 @@ def _general(loaded: LoadedSpec, splits: SplitSet) -> SplitSet:
     try:
         sides = split_general(settings, loaded.library.general, loaded.spec.seed, len(splits.train))
     except GeneralShortfall as exc:
-        file, line, col = (loaded.locate or (lambda f, p: (str(loaded.path), 0, 0)))(None, exc.path)
+        file, line, col = _locator(loaded)(None, exc.path)
         raise SpecError([Problem(file, line, col, field_name(exc.path), exc.message, exc.hint)]) from None
     return dataclasses.replace(splits, train_general=sides.train, test_general=sides.test)
 
 
 def _lint(loaded: LoadedSpec, splits: SplitSet) -> None:
     """SpecError listing every lint problem of the lessons (exit 2), or nothing."""
-    # A LoadedSpec built in memory has no positions: its problems name the file alone.
-    locate = loaded.locate or (lambda file, path: (file or str(loaded.path), 0, 0))
-    problems = lint_examples(loaded.spec, loaded.library, splits.items(), locate)
+    problems = lint_examples(loaded.spec, loaded.library, splits.items(), _locator(loaded))
     if problems:
         raise SpecError(problems)
 

@@ -42,11 +42,18 @@ entry is listed, `--limit` only shortens text and markdown):
                   (answer, leak, changed, moved, renamed, added, removed), split, rule,
                   form, family, template, subject, id
   empty           true when nothing was added, removed, changed, moved or renamed
+  old/new.integrity  [sentence] each build file that is not what its manifest.json records
+                  (altered, missing, unlisted): [] for a build as compiled
+
+Integrity: a build whose files do not match its manifest is still diffed (the diff then shows
+what the bytes on disk hold: often what someone altered), never refused; text and Markdown
+open with one `warning:` line per mismatch, JSON lists them under old/new.integrity. Only
+the gate refuses such a build (exit 3). A file that cannot be read at all (a bad JSONL line,
+a row without a key, a manifest that is no object) is exit 2, `file:line: what is wrong`.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +61,7 @@ from typing import Iterable, Literal, Mapping
 
 from .buildio import Build, read_split
 from .errors import UsageError
+from .integrity import build_problems, read_json
 from .records import Example, Provenance
 from .spec import SPLITS, TEST_SPLITS
 
@@ -74,6 +82,9 @@ class Side:
     spec_sha256: str
     splits: Mapping[str, tuple[Example, ...]]
     audit: Mapping[str, Mapping[str, float]]  # test split → metric → count
+    # files that are not what its manifest records (integrity.build_problems): the diff is
+    # still shown, of the bytes on disk, under a warning; a reviewer may want to see the edit
+    integrity: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -174,6 +185,12 @@ class BuildDiff:
     def audit_increases(self) -> tuple[AuditDelta, ...]:
         return tuple(a for a in self.audit if a.increased)
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """One line per build file, on either side, that is not what its manifest records."""
+        return tuple(f"{which} build {side.label} does not match its manifest.json: {problem}"
+                     for which, side in (("old", self.old), ("new", self.new)) for problem in side.integrity)
+
 
 # ---------------------------------------------------------------- reading (IO)
 
@@ -191,10 +208,7 @@ def read_audit(build_path: Path) -> dict[str, dict[str, float]]:
     path = Path(build_path) / "leakage.json"
     if not path.exists():
         return {}
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: the leakage audit is unreadable ({exc}); recompile the build")
+    raw = read_json(path, "the leakage audit is unreadable; recompile the build", expect=object)
     out: dict[str, dict[str, float]] = {}
 
     def numbers(node: object, prefix: str) -> Iterable[tuple[str, float]]:
@@ -217,15 +231,19 @@ def read_audit(build_path: Path) -> dict[str, dict[str, float]]:
             for v in node:
                 walk(v)
 
-    walk(raw)
+    try:
+        walk(raw)
+    except RecursionError:  # nested within json's limit, but past the walk's: no audit looks like that
+        raise UsageError(f"{path}: JSON nested too deeply to read; recompile the build") from None
     return out
 
 
 def read_side(build: Build, label: str | None = None) -> Side:
-    """Build → Side: its four splits and audit counts (the diff's only IO)."""
-    splits = {s: read_split(build, s) for s in SPLITS}
+    """Build → Side: its four splits, audit counts and integrity problems (the diff's only IO)."""
     m = build.manifest
-    return Side(label or str(build.path), m.name, m.spec_sha256, splits, read_audit(build.path))
+    integrity = build_problems(build.path, m.files, m.spec_sha256)
+    splits = {s: read_split(build, s) for s in SPLITS}
+    return Side(label or str(build.path), m.name, m.spec_sha256, splits, read_audit(build.path), integrity)
 
 
 # ---------------------------------------------------------------- the diff (pure)

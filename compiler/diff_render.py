@@ -131,6 +131,7 @@ def _text(d: BuildDiff, limit: int, color: bool) -> str:
         return f"\x1b[{_ANSI[style]}m{s}\x1b[0m" if color else s
 
     out = [paint("head", f"syllabus diff {d.old.label} → {d.new.label}"), _spec_line(d.old, d.new)]
+    out += [paint("leak", f"warning: {w}") for w in d.warnings]
     if d.empty:
         total = dict(d.splits)["total"]
         out += ["", f"no differences: the same {total.new} examples in the same splits"]
@@ -206,6 +207,8 @@ def _fit(lines: list[str], budget: int) -> int:
 
 def _markdown(d: BuildDiff, limit: int) -> str:
     out = [f"### syllabus diff: `{_md(d.old.label)}` → `{_md(d.new.label)}`", "", _spec_line(d.old, d.new), ""]
+    for w in d.warnings:  # one quote each, as the leak lines
+        out += [f"> ⚠️ **warning:** {_md_escape(w)}", ""]
     if d.empty:
         total = dict(d.splits)["total"]
         out.append(f"**No differences**: the same {total.new} examples in the same splits.")
@@ -254,7 +257,7 @@ def diff_to_json(d: BuildDiff) -> dict:
 
     def side(s: Side) -> dict:
         return {"label": s.label, "name": s.name, "spec_sha256": s.spec_sha256,
-                "counts": {k: len(v) for k, v in s.splits.items()}}
+                "counts": {k: len(v) for k, v in s.splits.items()}, "integrity": list(s.integrity)}
 
     def audit(a: AuditDelta) -> dict:
         return {"split": a.split, "metric": a.metric, "old": a.old, "new": a.new, "delta": a.delta}

@@ -61,6 +61,18 @@ class UsageError(SyllabusError):
     exit_code = 2
 
 
+class StorageError(SyllabusError):
+    """A file syllabus cannot write or read (disk full, permission denied, a read-only file
+    system): the machine's to fix, so exit 2 like bad input, naming the path."""
+
+    exit_code = 2
+
+    @classmethod
+    def from_os(cls, exc: OSError) -> "StorageError":
+        where = f"{exc.filename}: " if exc.filename else ""
+        return cls(f"{where}{exc.strerror or exc}; check the free disk space and the permissions there")
+
+
 class BuildError(SyllabusError):
     """A compile that cannot produce a sound build (e.g. the leakage audit refused it)."""
 

@@ -27,7 +27,7 @@ import contextlib
 import logging
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
 
@@ -215,9 +215,12 @@ def evaluate_arms(
     batch_size: int | None = None,
     progress: bool = True,
     warn: Callable[[str], None] = _stderr,
+    adapter_sha256: str = "",
 ) -> dict[str, results.ArmResult]:
     """(LoadedModel | (model, tokenizer, name)) + build + arms → {arm: ArmResult}; writes
-    run_dir/eval/<arm>.json for each. Tasks load once; arms share one lm-eval wrapper."""
+    run_dir/eval/<arm>.json for each. Tasks load once; arms share one lm-eval wrapper.
+    `adapter_sha256` (integrity.adapter_sha256 of the adapter on the model) goes into the tuned
+    arm's file: the gate scores nothing it cannot trace to the adapter run.json records."""
     if hasattr(loaded, "model") and hasattr(loaded, "tokenizer"):
         model, tokenizer, name = loaded.model, loaded.tokenizer, loaded.name
     else:
@@ -234,6 +237,8 @@ def evaluate_arms(
             model, tokenizer, build, arm, readings=readings, limit=limit, batch_size=batch_size,
             progress=progress, model_name=name, tasks=tasks, lm=lm, warn=warn,
         )
+        if arm == "tuned":
+            result = replace(result, adapter_sha256=adapter_sha256)
         results.write_arm(result, Path(run_dir) / "eval" / f"{arm}.json")
         if progress:
             print(f"{arm}: {_summary(result)} ({result.wall_s:.1f} s)", file=sys.stderr)

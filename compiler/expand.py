@@ -16,7 +16,7 @@ from typing import Iterator
 from .library import Library
 from .records import Example, Provenance, unit_after, unit_hasher
 from .spec import LexEntry, Rule, Spec
-from .templating import render
+from .templating import TemplateProblem, render
 
 _MC_DISTRACTORS = 3  # open questions: the answer + up to 3 wrong options (chance = 1/4)
 
@@ -78,6 +78,15 @@ def _subjects(spec: Spec, rule: Rule) -> Iterator[_Subject]:
             yield _Subject(entry, "neighbour", slot, render(rule.neighbours.answer, base), base)
 
 
+class RenderFailure(Exception):
+    """A template that failed while expanding, with where it is written: `file` (None: the
+    spec) and the path of its template list in that file, for a located error."""
+
+    def __init__(self, problem: TemplateProblem, file: str | None, path: tuple, context: str):
+        super().__init__(problem.message)
+        self.problem, self.file, self.path, self.context = problem, file, path, context
+
+
 def _families(library: Library, rule: Rule, form: str, scope: str) -> Iterator[tuple[str, tuple[str, ...], bool]]:
     """→ (family id, its templates, negative polarity) for one form and scope."""
     for family in library.forms[form].families:
@@ -88,8 +97,32 @@ def _families(library: Library, rule: Rule, form: str, scope: str) -> Iterator[t
             yield f"{rule.id}:{i + 1}", (source,), False  # ":" never occurs in library family ids
 
 
-def expand_rule(spec: Spec, library: Library, rule: Rule) -> Iterator[Example]:
-    """One rule → its base examples (no paraphrase operators yet), in a fixed order."""
+def _where(library: Library, index: int, form: str, family: str, t: int) -> tuple[str | None, tuple]:
+    """A family id and template number → (file, path) of the template: ('…/yes_no.yaml',
+    ('families', 3, 'templates', 0)), or (None, ('rules', 0, 'templates', 'yes_no', 1)) in the spec."""
+    for fi, fam in enumerate(library.forms[form].families):
+        if fam.id == family:
+            return fam.source, ("families", fi, "templates", t)
+    return None, ("rules", index, "templates", form, int(family.rsplit(":", 1)[1]) - 1)
+
+
+def expand_rule(spec: Spec, library: Library, rule: Rule, index: int = 0) -> Iterator[Example]:
+    """One rule (spec.rules[index]) → its base examples (no paraphrase operators yet), in a fixed
+    order; RenderFailure for a template that fails on a value the validate-time trials missed
+    (an option: the trials render every subject with the rule's value)."""
+    try:
+        yield from _expand_rule(spec, library, rule)
+    except _Failed as failed:
+        file, path = _where(library, index, failed.form, failed.family, failed.t)
+        raise RenderFailure(failed.problem, file, path, failed.context) from None
+
+
+class _Failed(Exception):
+    def __init__(self, problem: TemplateProblem, form: str, family: str, t: int, context: str):
+        self.problem, self.form, self.family, self.t, self.context = problem, form, family, t, context
+
+
+def _expand_rule(spec: Spec, library: Library, rule: Rule) -> Iterator[Example]:
     wrong_pool = [e.name for e in spec.lexicon[rule.distractors]]
     replies: dict[tuple[str, str, str, str], str] = {}  # (phrasing, answer, slot, subject) → rendered reply
     for subject in _subjects(spec, rule):
@@ -103,9 +136,13 @@ def expand_rule(spec: Spec, library: Library, rule: Rule) -> Iterator[Example]:
             for family, templates, negative in _families(library, rule, form, subject.scope):
                 ranked = spill + _ranked(spec.seed, (rule.id, form, family, subject.entry.name), wrong)
                 for t, source in enumerate(templates):
-                    yield from _render_items(
-                        spec, rule, subject, form, kind, family, t, source, right, ranked, negative, replies
-                    )
+                    try:
+                        yield from _render_items(
+                            spec, rule, subject, form, kind, family, t, source, right, ranked, negative, replies
+                        )
+                    except TemplateProblem as exc:  # costs nothing until one fails
+                        label = "subject" if subject.scope == "rule" else "neighbour"
+                        raise _Failed(exc, form, family, t, f"{label} '{subject.entry.name}'") from None
 
 
 def _render_items(spec, rule, subject, form, kind, family, t, source, right, ranked, negative, replies) -> Iterator[Example]:
@@ -203,4 +240,4 @@ def explained_reply(rule: Rule, subject: _Subject, kind: str, answer: str, asked
 
 def expand(spec: Spec, library: Library) -> tuple[Example, ...]:
     """Spec + library → every base example of every rule."""
-    return tuple(ex for rule in spec.rules for ex in expand_rule(spec, library, rule))
+    return tuple(ex for i, rule in enumerate(spec.rules) for ex in expand_rule(spec, library, rule, i))

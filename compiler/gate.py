@@ -162,11 +162,18 @@ def _score_problem(score: Score | None, arm: str, split: str, reading: str) -> s
     right = sum(s.correct for s in score.samples)
     if abs(score.acc - right / score.n) > 1e-9:  # the records are what the gate can check; a bare number is not
         return f"{where}: accuracy {score.acc!r} does not match its per-item records ({right} of {score.n} right)"
+    # min_accuracy's Wilson bound and the report read these: they too must be what the records give
+    again = Score.from_samples(score.split, score.reading, score.samples)
+    for name in ("stderr", "wilson_low", "wilson_high"):
+        got, want = getattr(score, name), getattr(again, name)
+        if not ((math.isnan(got) and math.isnan(want)) or abs(got - want) <= 1e-9):  # nan: n = 1 has no stderr
+            return f"{where}: {name} {got!r} does not match its per-item records ({want!r})"
     return None
 
 
-def _arm_problem(name: str, arm: ArmResult | None, build_sha: str | None) -> str | None:
-    """An arm a check can use → None; otherwise the sentence saying what is wrong with it."""
+def _arm_problem(name: str, arm: ArmResult | None, build_sha: str | None, adapter_sha: str | None) -> str | None:
+    """An arm a check can use → None; otherwise the sentence saying what is wrong with it.
+    `adapter_sha`: the adapter the tuned arm must have scored (pipeline.gate verified it), or None."""
     if arm is None:
         if name not in ARMS:  # computed by the gate, not read from a file
             return f"{name} arm: not computed (the gate computes it from the build: constant.constant_arm)"
@@ -178,7 +185,15 @@ def _arm_problem(name: str, arm: ArmResult | None, build_sha: str | None) -> str
         return f"{name} arm: the evaluation did not finish ({why})"
     if build_sha is not None and arm.build_sha256 != build_sha:
         return f"{name} arm: scored on another build (build sha256 {arm.build_sha256[:12]} ≠ {build_sha[:12]})"
+    if name == "tuned" and adapter_sha is not None and arm.adapter_sha256 != adapter_sha:
+        return _other_adapter("tuned arm: scored", arm.adapter_sha256, adapter_sha)
     return None
+
+
+def _other_adapter(what: str, recorded: str, adapter_sha: str) -> str:
+    if not recorded:
+        return f"{what} an adapter it does not name (no adapter_sha256); re-run `syllabus eval --adapter`"
+    return f"{what} another adapter (adapter sha256 {recorded[:12]} ≠ {adapter_sha[:12]} in run.json)"
 
 
 class _Checker:
@@ -188,15 +203,15 @@ class _Checker:
     incomplete (`bad_arms`); the constant arm only the checks that read it (`unusable`)."""
 
     def __init__(self, arms: Mapping[str, ArmResult | None], expected: BuildRef | None,
-                 general: DriftResult | None = None):
-        self.arms, self.general = arms, general
+                 general: DriftResult | None = None, adapter_sha: str | None = None):
+        self.arms, self.general, self.adapter_sha = arms, general, adapter_sha
         self.reasons: list[str] = []
         self.unusable: dict[str, str] = {}
         # Without the expected build, every arm must agree with the tuned arm (or the first present).
         present = [a for a in (arms.get("tuned"), *(arms.get(n) for n in REPORT_ARMS)) if a is not None]
         build_sha = expected.sha256 if expected else (present[0].build_sha256 if present else None)
         for name in REPORT_ARMS:
-            problem = _arm_problem(name, arms.get(name), build_sha)
+            problem = _arm_problem(name, arms.get(name), build_sha, adapter_sha)
             if problem is not None:
                 self.unusable[name] = problem
         self.bad_arms = {name: why for name, why in self.unusable.items() if name in ARMS}
@@ -213,6 +228,8 @@ class _Checker:
             return None, f"general drift: the measurement did not finish ({'; '.join(g.problems) or 'complete = false'})"
         if self.build_sha is not None and g.build_sha256 != self.build_sha:
             return None, f"general drift: measured on another build (build sha256 {g.build_sha256[:12]} ≠ {self.build_sha[:12]})"
+        if self.adapter_sha is not None and g.adapter_sha256 != self.adapter_sha:
+            return None, _other_adapter("general drift: measured with", g.adapter_sha256, self.adapter_sha)
         score = g.score(split)
         if score is None:
             return None, f"general drift, {split}: no score was recorded"
@@ -479,10 +496,12 @@ def decide(
     build: BuildRef | None = None,
     primary_reading: Reading = "mc",
     general: DriftResult | None = None,
+    adapter_sha256: str | None = None,
 ) -> Verdict:
     """(the spec's checks, arm → result or None when its file is missing, last release's
     verdict, the build the run should have been scored on, the reading of checks that name
-    none: Spec.primary_reading(), the general drift or None when not measured) → Verdict.
+    none: Spec.primary_reading(), the general drift or None when not measured, the adapter the
+    tuned arm and the drift must have been measured with or None to not ask) → Verdict.
 
     Never raises on any ArmResult. Raises UsageError (exit 2) for one bad input only:
     a baseline that is the verdict of another build (a different spec name)."""
@@ -492,7 +511,7 @@ def decide(
             f"{build.name!r}; pass the verdict.json of the last release of {build.name!r}"
         )
     checks = resolve_readings(checks, primary_reading)
-    ck = _Checker(arms, build, general)
+    ck = _Checker(arms, build, general, adapter_sha256)
     results = [_RUNNERS[c.kind](c, name, ck) for c, name in zip(checks, _check_names(checks))]
     if baseline is not None:
         results += _regressions(checks, baseline, ck)

@@ -16,6 +16,7 @@ from typing import Literal, Mapping
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from .general_pack import GeneralPack, load_general_pack
+from .spec import Sentence, Synonym
 from .yamlio import parse_model
 
 BUILTIN_PACK = Path(__file__).resolve().parent.parent / "templates"
@@ -53,9 +54,9 @@ class FormFile(_Strict):
 
 
 class ParaphraseFile(_Strict):
-    synonyms: dict[str, list[str]] = Field(default_factory=dict)
-    prefixes: list[str] = Field(default_factory=list)
-    suffixes: list[str] = Field(default_factory=list)
+    synonyms: dict[Synonym, list[Synonym]] = Field(default_factory=dict)
+    prefixes: list[Sentence] = Field(default_factory=list)
+    suffixes: list[Sentence] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 from .check import Locate, Parts, check_spec
 from .errors import Problem, SpecError
 from .library import Library, load_library
-from .spec import Gate, HoldOut, LexValue, Retain, Rule, Spec, Splits
+from .spec import MAX_VARIANTS, Gate, HoldOut, LexValue, Limits, Paraphrase, Retain, Rule, Spec, Splits
 from .yamlio import YamlDoc, field_name, locate_errors, read_yaml
 
 
@@ -107,7 +107,12 @@ def _salvage(data: dict[str, Any]) -> tuple[Parts, list[str] | None]:
     hold_out = splits.hold_out if splits else _valid(HoldOut, raw_splits.get("hold_out", {}) if isinstance(raw_splits, dict) else None)
     gate: Gate | None = _valid(Gate, data.get("gate", {}))
     retain: Retain | None = _valid(Retain, data.get("retain", {}))
-    parts = Parts(lex, tuple(rules), hold_out, gate, frozenset({UNCHECKED_SLOT, *(str(s) for s in broken)}), retain)
+    paraphrase: Paraphrase | None = _valid(Paraphrase, data.get("paraphrase", {}))
+    limits: Limits | None = _valid(Limits, data.get("limits", {}))
+    parts = Parts(lex, tuple(rules), hold_out, gate, frozenset({UNCHECKED_SLOT, *(str(s) for s in broken)}), retain,
+                  # a broken paraphrase block counts as the most variants: the budget must not pass it by
+                  variants=paraphrase.variants if paraphrase else MAX_VARIANTS,
+                  max_examples=limits.max_examples if limits else None, gate_written="gate" in data)
     return parts, _valid(_PACKS, data.get("template_packs", []))
 
 

@@ -40,18 +40,21 @@ class CompileResult:
 
 
 def compile_spec(spec_path: Path, out: Path | None = None, echo: Callable[[str], None] = lambda s: None,
-                 loaded: "LoadedSpec | None" = None) -> CompileResult:
+                 loaded: "LoadedSpec | None" = None, force: bool = False) -> CompileResult:
     """spec file (or the LoadedSpec read from it) → build folder (atomically written); raises
-    SpecError / BuildError."""
-    from .build import write_build
+    SpecError / BuildError, or UsageError for an `out` that is not a build unless `force`
+    (build.check_out)."""
+    from .build import check_out, write_build
     from .compile import compile_loaded
     from .loader import load_spec
 
     loaded = loaded if loaded is not None else load_spec(spec_path)
+    out = out or Path("build") / loaded.spec.name
+    check_out(out, spec_path, force)  # write_build checks again; here a wrong --out fails before the compile
     for warning in loaded.warnings:
         echo(warning.render())
     compiled = compile_loaded(loaded, progress=echo)
-    path = write_build(compiled, out or Path("build") / loaded.spec.name)
+    path = write_build(compiled, out, force)
     counts = {split: len(rows) for split, rows in compiled.splits.items()}
     if compiled.splits.test_general:
         counts.update(train_general=len(compiled.splits.train_general), test_general=len(compiled.splits.test_general))
@@ -154,8 +157,11 @@ def _general_replies(build: "Build", loaded: "LoadedModel", device: str | None, 
     return taught.replies
 
 
-def _drift(build: "Build", loaded: "LoadedModel", tuned, run_dir: Path) -> None:
-    """The tuned model's drift on test_general → run_dir/eval/general.json (when the build has it)."""
+def _drift(build: "Build", loaded: "LoadedModel", tuned, run_dir: Path, adapter_sha: str) -> None:
+    """The tuned model (wearing the adapter of sha256 `adapter_sha`)'s drift on test_general →
+    run_dir/eval/general.json (when the build has it)."""
+    from dataclasses import replace
+
     from .buildio import read_general
     from .drift import measure_drift
     from .results import write_drift
@@ -165,6 +171,7 @@ def _drift(build: "Build", loaded: "LoadedModel", tuned, run_dir: Path) -> None:
         return
     result = measure_drift(loaded, tuned, read_general(build, "test_general"), max_new_tokens=settings.max_new_tokens,
                            build_sha256=build.manifest.sha256, batch_size=build.spec.eval.batch_size, progress=True)
+    result = replace(result, adapter_sha256=adapter_sha)
     write_drift(result, Path(run_dir) / "eval" / "general.json")
     score = result.score("test_general")
     if score is not None and result.complete:
@@ -211,11 +218,10 @@ def evaluate(build_path: Path, adapter: Path | None, model: str | None, device: 
     model is run.json's unless --model, and all three arms are scored on one loaded model
     (base and prompted with the adapter disabled). Without one: base and prompted only, into
     --out or runs/eval-<build name>-<manifest sha256[:8]>."""
-    import json
-
     from .buildio import read_build
     from .errors import UsageError
     from .evaluate import evaluate_arms
+    from .integrity import adapter_sha256, read_json
     from .models import load_model
 
     build = read_build(build_path)
@@ -228,26 +234,25 @@ def evaluate(build_path: Path, adapter: Path | None, model: str | None, device: 
         run_dir = run_dir or adapter.parent
         run_json = adapter.parent / "run.json"
         if name is None and run_json.is_file():
-            try:
-                recorded = json.loads(run_json.read_text(encoding="utf-8")).get("model")
-            except ValueError as exc:
-                raise UsageError(f"{run_json}: unreadable ({exc}); pass --model to name the base model")
+            recorded = read_json(run_json, "pass --model to name the base model").get("model")
             name = recorded.get("name") if isinstance(recorded, dict) else recorded
     if run_dir is None:
         run_dir = Path("runs") / f"eval-{build.manifest.name}-{build.manifest.sha256[:8]}"
     name = name or build.spec.train.model
     loaded = load_model(name, device)
     arms: tuple[str, ...] = ("base", "prompted")
-    target = loaded.model
+    target, adapter_sha = loaded.model, ""
     if adapter is not None:
         from peft import PeftModel
 
+        adapter_sha = adapter_sha256(adapter)  # the bytes about to be loaded: what the tuned arm scores
         target = PeftModel.from_pretrained(loaded.model, str(adapter)).eval()
         arms += ("tuned",)
     with loaded.compute(target):
-        evaluate_arms((target, loaded.tokenizer, loaded.name), build, arms, run_dir, limit=limit)
+        evaluate_arms((target, loaded.tokenizer, loaded.name), build, arms, run_dir, limit=limit,
+                      adapter_sha256=adapter_sha)
         if adapter is not None:
-            _drift(build, loaded, target, run_dir)
+            _drift(build, loaded, target, run_dir, adapter_sha)
     return run_dir
 
 
@@ -269,17 +274,20 @@ def _training_facts(meta: dict) -> tuple[tuple[str, str], ...]:
 def gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
     """runs/<id>/ → eval/constant.json, verdict.json + reports; (verdict table, exit code).
 
-    Not a folder, or a run.json without its build → UsageError (2); no eval/ or no
-    run.json → EvalIncomplete (3). A missing or unreadable arm file is the gate's to
-    judge: the verdict is written and says "incomplete" (3). The constant arm is computed
-    here from the build (after its sha256 matched run.json's), never read back."""
-    import json
-
+    Verifies before it trusts: run.json names the build (its manifest's sha256) and the
+    adapter (integrity.adapter_sha256); every build file must match the manifest, the adapter
+    folder its hash, and the tuned arm and drift files must name that adapter. Anything it
+    cannot verify → EvalIncomplete (3) with the reason; a file that is not what it should be
+    (not JSON, the wrong shape, a folder) → UsageError (2) naming it; not a folder, or a
+    run.json without its build → UsageError (2); no eval/ or no run.json → EvalIncomplete (3).
+    A missing arm file is the gate's to judge: the verdict is written and says "incomplete"
+    (3). The constant arm is computed here from the build (once verified), never read back."""
     from .breakdown import by_form, general_pairs, misses
-    from .buildio import read_build, read_split
+    from .buildio import read_build, read_manifest, read_split
     from .constant import constant_arm
     from .errors import EvalIncomplete, UsageError
     from .gate import BuildRef, decide
+    from .integrity import read_json, what_is_wrong
     from .report import ReportContext, RuleInfo, read_baseline, render_text, write_reports
     from .results import ARMS, read_arm, read_drift, write_arm
     from .tasks import READINGS, report_order
@@ -290,46 +298,47 @@ def gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
     if not (run_dir / "eval").is_dir():
         raise EvalIncomplete(f"{run_dir}: no eval/ folder, the run was never evaluated; run `syllabus eval BUILD --adapter {run_dir / 'adapter'}` first")
     run_json = run_dir / "run.json"
-    if not run_json.is_file():
+    if not run_json.exists():
         raise EvalIncomplete(f"{run_json}: missing, so training did not finish; re-run `syllabus train` (or `--resume {run_dir}`)")
+    meta = read_json(run_json, "re-run `syllabus train`")
     try:
-        meta = json.loads(run_json.read_text(encoding="utf-8"))
         build_path, want_sha = Path(meta["build_path"]), str(meta["build_sha256"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"{run_json}: unreadable or without build_path/build_sha256 ({exc}); re-run `syllabus train`")
+    except (KeyError, TypeError) as exc:
+        raise UsageError(f"{run_json}: without build_path/build_sha256 ({what_is_wrong(exc)}); re-run `syllabus train`")
     if meta.get("status") != "complete":  # interrupted, failed, still running, or not written by train
         raise EvalIncomplete(f"{run_json}: status is {meta.get('status')!r}, not 'complete': training did not finish; "
                              f"continue it with `syllabus train BUILD --resume {run_dir}`")
     if not build_path.is_absolute() and not build_path.exists() and (run_dir / build_path).exists():
         build_path = run_dir / build_path  # a path written relative to the run folder
-    build = read_build(build_path)
-    if build.manifest.sha256 != want_sha:
+    manifest = read_manifest(build_path)
+    if manifest.sha256 != want_sha:
         raise UsageError(
-            f"{build_path}: the build changed after this run was trained (manifest sha256 {build.manifest.sha256[:12]}, "
+            f"{build_path}: the build changed after this run was trained (manifest sha256 {manifest.sha256[:12]}, "
             f"run.json says {want_sha[:12]}); recompile the spec the run used, or train and evaluate again"
         )
+    adapter_sha = _verify_run(run_dir, build_path, manifest, meta)  # before any file it vouches for is read
+    build = read_build(build_path)
     arms = {}
-    for arm in ARMS:
-        try:
-            arms[arm] = read_arm(run_dir / "eval" / f"{arm}.json")
-        except (OSError, ValueError, KeyError, TypeError):
-            arms[arm] = None  # the gate names it and fails closed
+    for arm in ARMS:  # a missing file is the verdict's to name (incomplete); a malformed one is bad input (2)
+        path = run_dir / "eval" / f"{arm}.json"
+        arms[arm] = read_arm(path) if path.exists() else None
     arms["constant"] = constant_arm(build)  # a damaged data file makes it incomplete: its checks fail closed
     write_arm(arms["constant"], run_dir / "eval" / "constant.json")  # so a user can see what each item got
     general = None
-    if build.spec.retain.general is not None:
-        try:
-            general = read_drift(run_dir / "eval" / "general.json")
-        except (OSError, ValueError, KeyError, TypeError):
-            general = None  # the checks that read it fail closed, naming it
-    base = read_baseline(baseline) if baseline is not None else None
+    if build.spec.retain.general is not None and (run_dir / "eval" / "general.json").exists():
+        general = read_drift(run_dir / "eval" / "general.json")  # missing: the checks that read it fail closed
+    try:
+        base = read_baseline(baseline) if baseline is not None else None
+    except RecursionError:  # read_baseline names every other way the file is broken
+        raise UsageError(f"--baseline {baseline}: JSON nested too deeply to read; pass the verdict.json of the "
+                         "last release") from None
     try:  # the per-form breakdown is extra: a damaged data file must not stop the verdict being written
         scored = {split: read_split(build, split) for split in report_order(build.manifest.tasks)}
     except (UsageError, OSError, ValueError, KeyError, TypeError):
         scored = {}
     ref = BuildRef(build.manifest.name, build.manifest.sha256)
     primary = build.spec.primary_reading()
-    verdict = decide(build.spec.gate.checks, arms, base, ref, primary, general)
+    verdict = decide(build.spec.gate.checks, arms, base, ref, primary, general, adapter_sha)
     readings = [r for r in READINGS if r in build.spec.eval.readings]
     missed_in = primary if primary in readings else readings[0]  # the reading the checks mostly use
     tuned = arms.get("tuned")
@@ -354,6 +363,33 @@ def gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
     return render_text(verdict, context) + "\nreports: " + ", ".join(str(p) for p in paths.values()), verdict.exit_code
 
 
+def _verify_run(run_dir: Path, build_path: Path, manifest, meta: dict) -> str:
+    """A finished run, its build's manifest (pinned by run.json) and run.json → the adapter's
+    sha256, once every build file matches the manifest and the adapter folder matches run.json;
+    EvalIncomplete (3) naming every mismatch otherwise: the scores were not of these bytes."""
+    from .errors import EvalIncomplete
+    from .integrity import adapter_sha256, build_problems, is_sha256
+
+    problems = build_problems(build_path, manifest.files, manifest.spec_sha256)
+    if problems:
+        raise EvalIncomplete(f"{build_path}: the build is not what was compiled, so its scores cannot be trusted:\n"
+                             + "\n".join(f"  {p}" for p in problems)
+                             + "\nrecompile the spec, then train and evaluate again")
+    recorded = meta.get("adapter_sha256")
+    if not is_sha256(recorded):
+        raise EvalIncomplete(f"{run_dir / 'run.json'}: does not record the adapter's sha256 (adapter_sha256 is "
+                             f"{recorded!r}); re-run `syllabus train`")
+    adapter = run_dir / "adapter"
+    if not adapter.is_dir():
+        raise EvalIncomplete(f"{adapter}: missing, so no score can be traced to the adapter run.json records; "
+                             "re-run `syllabus train`")
+    got = adapter_sha256(adapter)
+    if got != recorded:
+        raise EvalIncomplete(f"{adapter}: sha256 {got[:12]} is not the {recorded[:12]} run.json records: the adapter "
+                             "was altered after training; re-run `syllabus train` and `syllabus eval`")
+    return got
+
+
 def run(spec_path: Path, device: str | None, runs_root: Path, baseline: Path | None) -> tuple[str, int]:
     """The main job: compile → eval base & prompted → general replies → train → eval tuned
     (+ drift on test_general) → gate → report.
@@ -367,6 +403,7 @@ def run(spec_path: Path, device: str | None, runs_root: Path, baseline: Path | N
 
     from .buildio import read_build, read_split
     from .evaluate import evaluate_arms
+    from .integrity import adapter_sha256
     from .models import load_model
     from .loader import load_spec
     from .train import TrainSettings, adapted_layers, new_run_dir, train_lora
@@ -402,9 +439,11 @@ def run(spec_path: Path, device: str | None, runs_root: Path, baseline: Path | N
         retain=retain, retain_by=_retain_by(build, loaded.name),
     )
     stage("evaluate tuned", "the same items, adapter on" + (", and the drift on test_general" if general else ""))
+    adapter_sha = adapter_sha256(trained.adapter_dir)  # the saved form of the weights scored next
     with loaded.compute(trained.model):
-        evaluate_arms((trained.model, loaded.tokenizer, loaded.name), build, ("tuned",), run_dir)
-        _drift(build, loaded, trained.model, run_dir)
+        evaluate_arms((trained.model, loaded.tokenizer, loaded.name), build, ("tuned",), run_dir,
+                      adapter_sha256=adapter_sha)
+        _drift(build, loaded, trained.model, run_dir, adapter_sha)
     stage("gate", str(run_dir))
     text, code = gate(run_dir, baseline)
     return f"{text}\nrun {run_dir} in {time.perf_counter() - started:.0f} s", code

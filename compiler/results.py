@@ -18,7 +18,10 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Mapping
+
+from .errors import UsageError
+from .integrity import json_kind, read_json, what_is_wrong
 
 Arm = Literal["base", "prompted", "constant", "tuned"]
 # The arms lm-eval scores into runs/<id>/eval/<arm>.json: a run lacking one is incomplete.
@@ -87,6 +90,9 @@ class ArmResult:
     scores: tuple[Score, ...]
     wall_s: float = 0.0
     problems: tuple[str, ...] = ()  # why it is incomplete: "test_form (mc): 3 items scored, the build has 24"
+    # the tuned arm: integrity.adapter_sha256 of the adapter it scored ("" for the other arms),
+    # which the gate compares with run.json's and with the adapter folder as it is now
+    adapter_sha256: str = ""
 
     def score(self, split: str, reading: str) -> Score | None:
         return next((s for s in self.scores if s.split == split and s.reading == reading), None)
@@ -101,6 +107,7 @@ def write_arm(result: ArmResult, path: Path) -> None:
         "complete": result.complete,
         "wall_s": round(result.wall_s, 3),
         "problems": list(result.problems),
+        **({"adapter_sha256": result.adapter_sha256} if result.adapter_sha256 else {}),
         "scores": [
             {
                 "split": s.split,
@@ -121,27 +128,54 @@ def write_arm(result: ArmResult, path: Path) -> None:
     tmp.replace(path)
 
 
+def _str(doc: Mapping, key: str, default: str | None = None) -> str:
+    """doc[key] when it is a JSON string; TypeError otherwise (an id that is a list would break pairing)."""
+    value = doc[key] if default is None else doc.get(key, default)
+    if not isinstance(value, str):
+        raise TypeError(f"{key} is a JSON {json_kind(value)}, not a string")
+    return value
+
+
+def _list(doc: Mapping, key: str, default: list | None = None) -> list:
+    value = doc[key] if default is None else doc.get(key, default)
+    if not isinstance(value, list):
+        raise TypeError(f"{key} is a JSON {json_kind(value)}, not an array")
+    return value
+
+
+def _sample(x: Mapping) -> Sample:
+    if not isinstance(x.get("correct"), bool):  # "false" is a true string: only a JSON boolean counts
+        raise TypeError(f"a per-item record's correct is {x.get('correct')!r}, not true or false")
+    return Sample(_str(x, "id"), x["correct"], _str(x, "reply", ""))
+
+
 def read_arm(path: Path) -> ArmResult:
-    """JSON file → ArmResult. Raises ValueError/KeyError/OSError on a broken file
-    (the gate turns those into 'evaluation incomplete')."""
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    scores = tuple(
-        Score(
-            split=s["split"],
-            reading=s["reading"],
-            acc=float(s["acc"]),
-            n=int(s["n"]),
-            stderr=float(s["stderr"]),
-            wilson_low=float(s["wilson_low"]),
-            wilson_high=float(s["wilson_high"]),
-            samples=tuple(Sample(x["id"], bool(x["correct"]), x.get("reply", "")) for x in s["samples"]),
+    """JSON file → ArmResult, the figures as written (the gate re-derives them from the per-item
+    records). UsageError (exit 2) naming the file and what is wrong when it is no arm file: not
+    JSON, an array, a missing key, a field of the wrong type. A `complete` that is not a JSON
+    boolean reads as unfinished, with that as its problem (the gate: incomplete, exit 3)."""
+    doc = read_json(path, "re-run `syllabus eval`")
+    try:
+        scores = tuple(
+            Score(
+                split=_str(s, "split"),
+                reading=_str(s, "reading"),
+                acc=float(s["acc"]),
+                n=int(s["n"]),
+                stderr=float(s["stderr"]),
+                wilson_low=float(s["wilson_low"]),
+                wilson_high=float(s["wilson_high"]),
+                samples=tuple(_sample(x) for x in _list(s, "samples")),
+            )
+            for s in _list(doc, "scores")
         )
-        for s in doc["scores"]
-    )
-    if not isinstance(doc["complete"], bool):  # "false" is a true string: only a JSON boolean counts
-        raise ValueError(f"complete is {doc['complete']!r}, not true or false")
-    return ArmResult(doc["arm"], doc["model"], doc["build_sha256"], doc["complete"], scores,
-                     float(doc.get("wall_s", 0.0)), tuple(str(p) for p in doc.get("problems", ())))
+        complete, problems = doc["complete"], tuple(str(p) for p in _list(doc, "problems", []))
+        if not isinstance(complete, bool):
+            complete, problems = False, (*problems, f"complete is {complete!r}, not a JSON true or false")
+        return ArmResult(_str(doc, "arm"), _str(doc, "model"), _str(doc, "build_sha256"), complete, scores,
+                         float(doc.get("wall_s", 0.0)), problems, _str(doc, "adapter_sha256", ""))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(f"{path}: not an evaluation result ({what_is_wrong(exc)}); re-run `syllabus eval`") from None
 
 
 # ---------------------------------------------------------------- general drift (test_general)
@@ -239,6 +273,7 @@ class DriftResult:
     max_new_tokens: int = 0  # the replies' length bound
     wall_s: float = 0.0
     problems: tuple[str, ...] = ()
+    adapter_sha256: str = ""  # of the adapter the tuned model wore, as ArmResult's
 
     def score(self, split: str) -> DriftScore | None:
         return next((s for s in self.scores if s.split == split), None)
@@ -254,6 +289,7 @@ def write_drift(result: DriftResult, path: Path) -> None:
         "max_new_tokens": result.max_new_tokens,
         "wall_s": round(result.wall_s, 3),
         "problems": list(result.problems),
+        **({"adapter_sha256": result.adapter_sha256} if result.adapter_sha256 else {}),
         "scores": [
             {
                 "split": s.split, "n": s.n, "drift": s.drift, "drift_stderr": s.drift_stderr,
@@ -278,25 +314,34 @@ def write_drift(result: DriftResult, path: Path) -> None:
 
 def read_drift(path: Path) -> DriftResult:
     """JSON file → DriftResult, the figures as written (the gate re-derives them from the items).
-    Raises ValueError/KeyError/OSError/TypeError on a broken file (the gate: incomplete)."""
-    doc = json.loads(path.read_text(encoding="utf-8"))
+    UsageError (exit 2) naming the file and what is wrong when it is no drift file; a `complete`
+    that is not a JSON boolean reads as unfinished, as read_arm's."""
+    doc = read_json(path, "re-run `syllabus eval` with the adapter")
     if doc.get("kind") != "general_drift":
-        raise ValueError(f"{path}: not a general drift file (kind {doc.get('kind')!r})")
-    scores = tuple(
-        DriftScore(
-            split=str(s["split"]), n=int(s["n"]), drift=float(s["drift"]), drift_stderr=float(s["drift_stderr"]),
-            collapsed=int(s["collapsed"]), collapsed_share=float(s["collapsed_share"]),
-            collapsed_stderr=float(s["collapsed_stderr"]), wilson_low=float(s["wilson_low"]),
-            wilson_high=float(s["wilson_high"]), base_words=float(s["base_words"]),
-            tuned_words=float(s["tuned_words"]),
-            items=tuple(
-                DriftItem(str(i["id"]), str(i["prompt"]), str(i["kind"]), str(i["base_reply"]), str(i["tuned_reply"]),
-                          int(i["tokens"]), float(i["base_logprob"]), float(i["tuned_logprob"]))
-                for i in s["items"]
-            ),
+        raise UsageError(f"{path}: not a general drift file (kind {doc.get('kind')!r}); re-run `syllabus eval` with the adapter")
+    try:
+        scores = tuple(
+            DriftScore(
+                split=_str(s, "split"), n=int(s["n"]), drift=float(s["drift"]), drift_stderr=float(s["drift_stderr"]),
+                collapsed=int(s["collapsed"]), collapsed_share=float(s["collapsed_share"]),
+                collapsed_stderr=float(s["collapsed_stderr"]), wilson_low=float(s["wilson_low"]),
+                wilson_high=float(s["wilson_high"]), base_words=float(s["base_words"]),
+                tuned_words=float(s["tuned_words"]),
+                items=tuple(
+                    DriftItem(_str(i, "id"), _str(i, "prompt"), _str(i, "kind"), _str(i, "base_reply"),
+                              _str(i, "tuned_reply"), int(i["tokens"]), float(i["base_logprob"]),
+                              float(i["tuned_logprob"]))
+                    for i in _list(s, "items")
+                ),
+            )
+            for s in _list(doc, "scores")
         )
-        for s in doc["scores"]
-    )
-    return DriftResult(str(doc["model"]), str(doc["build_sha256"]), bool(doc["complete"]), scores,
-                       int(doc.get("max_new_tokens", 0)), float(doc.get("wall_s", 0.0)),
-                       tuple(str(p) for p in doc.get("problems", ())))
+        complete, problems = doc["complete"], tuple(str(p) for p in _list(doc, "problems", []))
+        if not isinstance(complete, bool):
+            complete, problems = False, (*problems, f"complete is {complete!r}, not a JSON true or false")
+        return DriftResult(_str(doc, "model"), _str(doc, "build_sha256"), complete, scores,
+                           int(doc.get("max_new_tokens", 0)), float(doc.get("wall_s", 0.0)), problems,
+                           _str(doc, "adapter_sha256", ""))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(f"{path}: not a general drift file ({what_is_wrong(exc)}); "
+                         "re-run `syllabus eval` with the adapter") from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 FORMAT_VERSION = 1
 
@@ -37,11 +37,38 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Bounded text. Every string of a spec is copied into thousands of examples: a value of
+# 10^6 characters × 18 subjects × 40 templates would be 720 MB of prompts before any check
+# on rendered text could see it, so sizes are refused where the user wrote them.
+MAX_WORD = 100  # a lexicon value, an attribute, a synonym: a word or a short phrase
+MAX_SENTENCE = 1000  # a statement, a template, a prefix: one sentence
+
+
+def _word(text: str) -> str:
+    if not text.strip():
+        raise ValueError("is blank: write a word or a phrase")
+    return text
+
+
+def _synonym(text: str) -> str:
+    # A synonym replaces words inside a question: a blank or space-padded one glues or splits
+    # the words around it ("uhPick a color", "whitecolouror blue"). Refused where it is written.
+    if text != _word(text).strip():
+        raise ValueError(f"{text!r} starts or ends with a space: write the word alone")
+    return text
+
+
+Word = Annotated[str, Field(max_length=MAX_WORD), AfterValidator(_word)]
+Synonym = Annotated[str, Field(max_length=MAX_WORD), AfterValidator(_synonym)]
+Short = Annotated[str, Field(max_length=MAX_WORD)]
+Sentence = Annotated[str, Field(min_length=1, max_length=MAX_SENTENCE)]
+
+
 class LexEntry(Strict):
     """One lexicon value: its `name` plus named forms (`plural: boxes`, `color: red`)."""
 
-    name: str = Field(min_length=1)
-    forms: dict[str, str] = Field(default_factory=dict)
+    name: Word
+    forms: dict[str, Short] = Field(default_factory=dict)
 
     def as_vars(self) -> dict[str, str]:
         return {"name": self.name, **self.forms}
@@ -64,12 +91,12 @@ LexValue = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "string", "minLength": 1},
+                {"type": "string", "minLength": 1, "maxLength": MAX_WORD},
                 {
                     "type": "object",
                     "required": ["name"],
-                    "additionalProperties": {"type": "string"},
-                    "properties": {"name": {"type": "string", "minLength": 1}},
+                    "additionalProperties": {"type": "string", "maxLength": MAX_WORD},
+                    "properties": {"name": {"type": "string", "minLength": 1, "maxLength": MAX_WORD}},
                 },
             ],
             "description": "A lexicon value: a word, or a mapping with `name` and named forms (plural, color, ...).",
@@ -82,7 +109,7 @@ class Neighbours(Strict):
     """Out-of-scope subjects the rule must leave alone, with their own right answers."""
 
     subject: str = Field(pattern=_SLOT, description="Lexicon slot of out-of-scope subjects.")
-    answer: str = Field(min_length=1, description="Template of the right answer, e.g. '{{ neighbour.color }}'.")
+    answer: Sentence = Field(description="Template of the right answer, e.g. '{{ neighbour.color }}'.")
 
 
 class Facts(Strict):
@@ -90,34 +117,32 @@ class Facts(Strict):
     slot's own name), `attribute`, and `value`: the right answer for that subject (the rule's
     value in scope, the neighbour's own answer out of scope)."""
 
-    rule: str = Field(
+    rule: Sentence = Field(
         "The right {{ attribute }} for the {{ subject.name }} is {{ value }}",
-        min_length=1,
         description="Fact about an in-scope subject, e.g. 'The {{ product.name }} should be {{ value }}'.",
     )
-    neighbour: str = Field(
+    neighbour: Sentence = Field(
         "The right {{ attribute }} for the {{ subject.name }} is {{ value }}",
-        min_length=1,
         description="Fact about an out-of-scope subject, e.g. 'The {{ neighbour.name }} is {{ value }}'.",
     )
 
 
 class Rule(Strict):
     id: str = Field(pattern=_ID)
-    statement: str = Field(min_length=1, description="The rule in plain words; the prompted baseline's system prompt.")
+    statement: Sentence = Field(description="The rule in plain words; the prompted baseline's system prompt.")
     subject: str = Field(pattern=_SLOT, description="Lexicon slot of in-scope subjects.")
-    attribute: str = Field(min_length=1, description="What the rule sets, as a noun: 'color'.")
-    value: str = Field(min_length=1, description="The rule's answer: 'blue'.")
+    attribute: Word = Field(description="What the rule sets, as a noun: 'color'.")
+    value: Word = Field(description="The rule's answer: 'blue'.")
     distractors: str = Field(pattern=_SLOT, description="Lexicon slot the wrong answers come from.")
     forms: list[str] = Field(min_length=1, description="Question forms to use (names in the template library).")
-    templates: dict[str, list[str]] = Field(
+    templates: dict[str, list[Sentence]] = Field(
         default_factory=dict, description="Extra rule-specific templates per form; each one is a template family."
     )
     answers: AnswerStyle | None = Field(
         None, description="How lessons answer: 'explained' (fact, then verdict) or 'terse'; default: the spec's."
     )
     facts: Facts = Field(default_factory=Facts, description="The facts explained answers state first.")
-    phrasings: list[str] = Field(
+    phrasings: list[Sentence] = Field(
         default_factory=lambda: ["{{ answer }}"],
         min_length=1,
         description="Terse answers only: phrasings of the assistant's reply; `answer` is the bare answer word.",
@@ -129,13 +154,16 @@ class Rule(Strict):
         return self.answers or spec_default
 
 
+MAX_VARIANTS = 20
+
+
 class Paraphrase(Strict):
-    synonyms: dict[str, list[str]] = Field(default_factory=dict, description="word -> synonyms, added to the library's.")
-    prefixes: list[str] = Field(default_factory=list, description="Openers such as 'Quick question: '.")
-    suffixes: list[str] = Field(default_factory=list, description="Closers such as ' Thanks!'.")
+    synonyms: dict[Synonym, list[Synonym]] = Field(default_factory=dict, description="word -> synonyms, added to the library's.")
+    prefixes: list[Sentence] = Field(default_factory=list, description="Openers such as 'Quick question: '.")
+    suffixes: list[Sentence] = Field(default_factory=list, description="Closers such as ' Thanks!'.")
     word_order: bool = Field(True, description="Move a trailing 'for the X' to the front.")
     use_library: bool = Field(True, description="Also use the library's paraphrase lexicon.")
-    variants: int = Field(2, ge=0, le=20, description="Paraphrased variants per example, besides the plain one.")
+    variants: int = Field(2, ge=0, le=MAX_VARIANTS, description="Paraphrased variants per example, besides the plain one.")
 
 
 class HoldOut(Strict):
@@ -147,7 +175,7 @@ class HoldOut(Strict):
 
 class Leakage(Strict):
     ngram: int = Field(8, ge=3, le=32, description="Word n-gram length for the overlap audit.")
-    max_exact: int = Field(0, ge=0, description="Test examples allowed to equal a train example after normalization.")
+    max_exact: int = Field(0, ge=0, le=10**9, description="Test examples allowed to equal a train example after normalization.")
     max_ngram_share: float = Field(
         0.0, ge=0.0, le=1.0, description="Fraction of a test split allowed to share an n-gram with train."
     )
@@ -230,7 +258,7 @@ class LayerSpan(Strict):
 
 class Lora(Strict):
     r: int = Field(16, ge=1, le=512)
-    alpha: int = Field(32, ge=1)
+    alpha: int = Field(32, ge=1, le=4096)
     dropout: float = Field(0.05, ge=0.0, lt=1.0)
     target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], min_length=1)
     layers: LayerSpan = Field(
@@ -243,18 +271,18 @@ class Lora(Strict):
 
 class Train(Strict):
     model: str = Field("default", description="'default' (embedded SmolLM2-135M-Instruct), a hub id or a local path.")
-    epochs: float = Field(3, gt=0, allow_inf_nan=False)
-    lr: float = Field(2e-4, gt=0, allow_inf_nan=False)
-    batch_size: int = Field(8, ge=1)
-    max_length: int = Field(256, ge=16)
+    epochs: float = Field(3, gt=0, le=1000, allow_inf_nan=False)
+    lr: float = Field(2e-4, gt=0, le=10, allow_inf_nan=False)
+    batch_size: int = Field(8, ge=1, le=4096)
+    max_length: int = Field(256, ge=16, le=32768, description="Longest lesson in tokens; longer ones are cut.")
     warmup_ratio: float = Field(0.0, ge=0.0, lt=1.0)
-    checkpoint_every: int = Field(50, ge=1, description="Save a resumable checkpoint every N optimizer steps.")
+    checkpoint_every: int = Field(50, ge=1, le=1_000_000, description="Save a resumable checkpoint every N optimizer steps.")
     lora: Lora = Field(default_factory=Lora)
 
 
 class Eval(Strict):
-    train_sample: int = Field(100, ge=1, description="Train examples scored to show memorization.")
-    batch_size: int = Field(32, ge=1)
+    train_sample: int = Field(100, ge=1, le=100_000, description="Train examples scored to show memorization.")
+    batch_size: int = Field(32, ge=1, le=4096)
     readings: list[Reading] = Field(default_factory=lambda: ["mc", "gen"], min_length=1)
     max_gen_tokens: int = Field(16, ge=1, le=256)
 
@@ -360,13 +388,33 @@ def _default_checks() -> list[Check]:
 
 
 class Gate(Strict):
-    checks: list[Check] = Field(default_factory=_default_checks)
+    checks: list[Check] = Field(
+        default_factory=_default_checks, min_length=1,
+        description="What a release must show; at least one: a gate without checks could vouch for nothing.",
+    )
+
+
+# Examples a build may expand to, by default. Measured on the 2-core machine: 88,532 examples
+# (600 subjects × 74 templates, 1 variant) compile in 7 s at a 303 MB peak (~3.4 KB each), 66 MB on
+# disk, so 1,000,000 take ~80 s, ~3.5 GB and ~750 MB: well within a 24 GiB machine. Raise
+# `limits.max_examples` for more.
+MAX_EXAMPLES = 1_000_000
+
+
+class Limits(Strict):
+    """Work a spec may ask for; a spec that asks for more is refused before any work starts."""
+
+    max_examples: int = Field(
+        MAX_EXAMPLES, ge=1, le=10**9,
+        description="Most examples (every split, paraphrased variants included) the spec may expand to; counted "
+        "from the lexicon, forms, templates and variants before anything renders.",
+    )
 
 
 class Spec(Strict):
     syllabus: Literal[1] = Field(description="Spec format version.")
     name: str = Field(pattern=_ID, description="Build name: build/<name>/.")
-    description: str = ""
+    description: str = Field("", max_length=2000)
     # numpy's and torch's generators take 32-bit seeds: a larger one passed validate and crashed train
     seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of every generator: 0 to 2^32 - 1.")
     answers: AnswerStyle = Field(
@@ -383,6 +431,7 @@ class Spec(Strict):
     train: Train = Field(default_factory=Train)
     eval: Eval = Field(default_factory=Eval)
     gate: Gate = Field(default_factory=Gate)
+    limits: Limits = Field(default_factory=Limits)
 
     def primary_reading(self) -> Reading:
         """The reading a gate check without one uses: 'gen' when any rule's answers are

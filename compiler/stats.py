@@ -1,10 +1,12 @@
-"""`syllabus stats`: a build → counts per split / rule / form, and a few examples of each split."""
+"""`syllabus stats`: a build → counts per split / rule / form, and a few examples of each split;
+a `warning:` line for each file that is not what its manifest records (integrity.build_problems)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from .buildio import GENERAL_SPLITS, read_build, read_general, read_split
+from .integrity import build_problems
 
 
 def _table(title: str, counts: dict[str, dict[str, int]]) -> list[str]:
@@ -22,7 +24,10 @@ def render_stats(build_path: Path, n_examples: int = 2) -> str:
     """build folder → a plain-text report (counts tables, audit line, sample questions)."""
     build = read_build(build_path)
     m = build.manifest
-    lines = [f"build {m.name}  (spec sha256 {m.spec_sha256[:12]}, seed {m.seed})", ""]
+    lines = [f"build {m.name}  (spec sha256 {m.spec_sha256[:12]}, seed {m.seed})"]
+    # shown, not refused: stats describes the bytes on disk; only the gate refuses such a build
+    problems = build_problems(build.path, m.files, m.spec_sha256)
+    lines += [f"warning: does not match its manifest.json: {p}" for p in problems] + [""]
     lines += _table("split", {s: {"examples": n} for s, n in m.counts.items()}) + [""]
     for title, counts in m.breakdown.items():
         lines += _table(title, counts) + [""]

@@ -9,6 +9,8 @@ length grouping, logits only at answer positions.
 Faults: a checkpoint (adapter + optimizer + scheduler + RNG + trainer state) every
 `checkpoint_every` steps counts only once its COMPLETE marker is written last;
 `resume=True` continues from the newest complete one and deletes incomplete ones.
+run.json's status is "running" until the run ends "complete", "interrupted" (SIGTERM,
+Ctrl-C: resumable) or "failed" (any other exception, recorded in "error").
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import signal
 import threading
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +34,7 @@ import torch
 
 from .batching import LengthGroupedBatches, batch_loss, collate, encode_example, encode_pair
 from .errors import SyllabusError, UsageError
+from .integrity import adapter_sha256, read_json
 from .models import LoadedModel
 from .records import Example
 
@@ -257,15 +260,21 @@ def check_resume(run_dir: Path, build_sha256: str, settings: TrainSettings) -> N
     """UsageError unless run_dir is an unfinished run of this build with these settings (the
     device may change). Cheap: callers run it before loading a model."""
     run_json = Path(run_dir) / "run.json"
-    if not run_json.is_file():
+    if not run_json.exists():
         raise UsageError(f"{run_dir}: not a run folder (no run.json); pass a runs/<id> folder to --resume")
-    record = json.loads(run_json.read_text(encoding="utf-8"))
+    # a folder, unreadable, not JSON, a list: not what train writes (whole, by os.replace)
+    record = read_json(run_json, "this run cannot be resumed, start a new one")
     if record.get("status") == "complete":
         raise UsageError(f"{run_dir}: this run is already complete; start a new run instead of --resume")
+    missing = [k for k, kind in (("status", str), ("build_sha256", str), ("settings", dict))
+               if not isinstance(record.get(k), kind)]
+    if missing:
+        raise UsageError(f"{run_json}: lacks {', '.join(missing)} (or has {'it' if len(missing) == 1 else 'them'} "
+                         "in the wrong shape); this run cannot be resumed, start a new one")
     if record.get("build_sha256") != build_sha256:
         raise UsageError(f"{run_dir}: was trained on another build (manifest sha256 {record.get('build_sha256')}); "
                          "resume it with the build it started from")
-    now, then = settings.to_json(), dict(record.get("settings", {}))
+    now, then = settings.to_json(), record["settings"]
     changed = [f"{k}: {then.get(k)!r} → {now[k]!r}" for k in now if k != "device" and then.get(k) != now[k]]
     if changed:
         raise UsageError(f"{run_dir}: settings differ from the interrupted run ({'; '.join(changed)}); "
@@ -279,8 +288,6 @@ def train_lora(loaded: LoadedModel, examples: Sequence[Example], settings: Train
     → run_dir/{adapter/, train_log.jsonl, run.json} and the tuned PeftModel (the same in-memory
     model, wrapped; `disable_adapter()` gives the base back). resume=True continues run_dir from
     its newest complete checkpoint."""
-    from transformers import PrinterCallback, TrainingArguments, set_seed
-
     run_dir = Path(run_dir)
     run_json, log_path, checkpoints = run_dir / "run.json", run_dir / "train_log.jsonl", run_dir / "checkpoints"
     if not examples:
@@ -306,7 +313,25 @@ def train_lora(loaded: LoadedModel, examples: Sequence[Example], settings: Train
         "retain_general": {"lessons": len(retain), "written_by": retain_by} if retain else None,
     }
     _write_json(run_json, record)
+    try:
+        return _fit(loaded, examples, settings, run_dir, record, resume_from, progress, retain)
+    except TrainingInterrupted:
+        raise  # run.json says "interrupted" already
+    except Exception as exc:
+        # Out of memory, a NaN, a full disk, a bug: the run is over, and run.json says why rather
+        # than "running" forever. The error itself still reaches the caller.
+        with suppress(OSError):  # a full disk must not hide the error that ended the run
+            _write_json(run_json, {**record, "status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                                   "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        raise
 
+
+def _fit(loaded: LoadedModel, examples: Sequence[Example], settings: TrainSettings, run_dir: Path, record: dict,
+         resume_from: Path | None, progress: bool, retain: Sequence["Reply"]) -> TrainResult:
+    """train_lora's work once run.json says "running": train, save the adapter, record the run complete."""
+    from transformers import PrinterCallback, TrainingArguments, set_seed
+
+    run_json, log_path, checkpoints = run_dir / "run.json", run_dir / "train_log.jsonl", run_dir / "checkpoints"
     encoded = [encode_example(loaded.tokenizer, ex, settings.max_length) for ex in examples]
     # A reply cut at its length bound is trained on without an eos: it must not teach stopping there.
     encoded += [encode_pair(loaded.tokenizer, r.prompt, r.text, settings.max_length, ends=r.finished) for r in retain]
@@ -359,6 +384,8 @@ def train_lora(loaded: LoadedModel, examples: Sequence[Example], settings: Train
         "tokens": meter["tokens"], "answer_tokens": meter["answer"], "tokens_per_s": round(result.tokens_per_s, 2),
         "answer_tokens_per_s": round(meter["answer"] / max(wall, 1e-9), 2),
         "first_loss": first, "final_loss": final, "adapter": "adapter",
+        # what the gate recomputes before it trusts a score of this adapter (integrity.py)
+        "adapter_sha256": adapter_sha256(adapter_dir),
     })
     shutil.rmtree(checkpoints, ignore_errors=True)  # the run is complete: the adapter is the artifact
     return result

@@ -338,7 +338,11 @@ def _one_error(err: dict[str, Any], doc: YamlDoc, model: type[BaseModel]) -> Pro
     if kind == "invalid_key" or (loc and loc[-1] == "[key]"):
         line, col = doc.key_position(loc if kind == "invalid_key" else loc[:-1])
         shown = found[:-1]
-        message, hint = f"the key {_describe(err.get('input', loc[-2] if len(loc) > 1 else loc[-1]))} must be text", "write it in quotes"
+        key = _describe(err.get('input', loc[-2] if len(loc) > 1 else loc[-1]))
+        if kind in ("invalid_key", "string_type"):
+            message, hint = f"the key {key} must be text", "write it in quotes"
+        else:  # a text key that breaks a rule of its own (blank, too long)
+            message = f"the key {key} {ctx.get('error', err['msg'])}" if kind == "value_error" else f"the key {key}: {err['msg']}"
     elif kind == "missing":
         message = f"missing required field '{loc[-1]}'"
         hint = f"add `{loc[-1]}:`" + (f" ({field_info.description})" if field_info and field_info.description else "")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from compiler.integrity import adapter_sha256, sha256_file
 from compiler.records import Example, Provenance
 from compiler.results import ArmResult, Sample, Score, write_arm
 from compiler.spec import Spec
@@ -60,9 +63,9 @@ def fake_run(root: Path, arms: Mapping[str, ArmResult], spec: Mapping = SPEC,
     """A minimal build folder (as buildio.read_build reads it) and a run folder scored on it → (run, build sha).
 
     `data`: split → examples written to data/<split>.jsonl; every split but train is then a scored
-    split of the manifest (the constant arm scores those). Without it the build has no data files."""
-    import hashlib
-
+    split of the manifest (the constant arm scores those). Without it the build has no data files.
+    The manifest lists every file's sha256, run.json records the adapter's, and the tuned arm names
+    it: a run the gate can verify."""
     build = root / "build" / spec["name"]
     (build / "data").mkdir(parents=True)
     (build / "spec.json").write_text(Spec.model_validate(spec).model_dump_json(), encoding="utf-8")
@@ -72,18 +75,46 @@ def fake_run(root: Path, arms: Mapping[str, ArmResult], spec: Mapping = SPEC,
         (build / "data" / f"{split}.jsonl").write_text(text, encoding="utf-8")
     manifest = fake_manifest(spec["name"], {"train": 40, "test_paraphrase": 20, "test_form": 20, "test_locality": 20},
                              spec_sha256="b" * 64, system_prompt="", tasks=tasks)
-    raw = json.dumps(manifest).encode()
-    (build / "manifest.json").write_bytes(raw)
-    sha = hashlib.sha256(raw).hexdigest()
+    sha = _seal(build, manifest)
     run = root / "runs" / "r1"
     (run / "adapter").mkdir(parents=True)
+    # an adapter folder as PEFT writes it (the bytes only matter to their hash)
+    (run / "adapter" / "adapter_config.json").write_text('{"r": 16}', encoding="utf-8")
+    (run / "adapter" / "adapter_model.safetensors").write_bytes(b"lora weights")
+    adapter = adapter_sha256(run / "adapter")
     settings = TrainSettings(epochs=3, lr=0.0003, lora_layers=(0.13, 0.53)).to_json()  # what train.py writes
     (run / "run.json").write_text(json.dumps({
         "status": "complete", "build_path": str(build), "build_sha256": sha,
         "model": {"name": "default", "dtype": "float32", "sha256": "c" * 64},
         "settings": settings, "device": "cpu", "examples": 40, "steps": 15, "final_loss": 0.123456, "wall_s": 12.5,
+        "adapter": "adapter", "adapter_sha256": adapter,
     }), encoding="utf-8")
-    for name, result in arms.items():
-        write_arm(ArmResult(result.arm, result.model, sha if result.build_sha256 == SHA else result.build_sha256,
-                            result.complete, result.scores), run / "eval" / f"{name}.json")
+    for name, result in arms.items():  # SHA and a tuned arm naming no adapter stand for "this run's"
+        write_arm(replace(result, build_sha256=sha if result.build_sha256 == SHA else result.build_sha256,
+                          adapter_sha256=result.adapter_sha256 or (adapter if result.arm == "tuned" else "")),
+                  run / "eval" / f"{name}.json")
     return run, sha
+
+
+def _seal(build: Path, manifest: dict) -> str:
+    """Build folder + manifest data → manifest.json listing the sha256 of every file, as build.py
+    writes it; → the manifest's sha256 (what run.json and the eval files name)."""
+    files = {p.relative_to(build).as_posix(): sha256_file(p) for p in sorted(build.rglob("*"))
+             if p.is_file() and p.name != "manifest.json"}
+    raw = json.dumps({**manifest, "files": files}).encode()
+    (build / "manifest.json").write_bytes(raw)
+    return hashlib.sha256(raw).hexdigest()
+
+
+def reseal(run: Path) -> str:
+    """After a test edits a build file on purpose: re-list the build's files in its manifest and
+    name the new manifest in run.json and every eval file, as if compiled and scored that way
+    (a consistent build with a damaged file, not a tampered one). → the new build sha256."""
+    meta = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    build = Path(meta["build_path"])
+    sha = _seal(build, json.loads((build / "manifest.json").read_text(encoding="utf-8")))
+    (run / "run.json").write_text(json.dumps({**meta, "build_sha256": sha}), encoding="utf-8")
+    for path in (run / "eval").glob("*.json"):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        path.write_text(json.dumps({**doc, "build_sha256": sha}), encoding="utf-8")
+    return sha

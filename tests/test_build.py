@@ -91,7 +91,8 @@ def test_a_spec_without_neighbours_writes_an_empty_locality_split(tmp_path):
     start = text.index("    neighbours:\n      subject: neighbour")
     end = text.index("paraphrase:")
     path = tmp_path / "no_neighbours.yaml"
-    path.write_text(text[:start] + "\n" + text[end:])
+    locality_check = "    - {kind: max_drop_vs_base, split: test_locality, max: 0.05, reading: mc}\n"
+    path.write_text((text[:start] + "\n" + text[end:]).replace(locality_check, ""))
     out = compile_spec(path, tmp_path / "b").path
     assert (out / "data" / "test_locality.jsonl").read_text() == ""
     assert pq.read_table(out / "data" / "test_locality.parquet").num_rows == 0

@@ -180,6 +180,7 @@ def test_library_templates_may_only_use_fields_neighbours_share():
     def only_open(d):
         _rule(d).update(forms=["open"], templates={})
         d["splits"]["hold_out"]["forms"] = []
+        del d["gate"]  # the default checks read test_form, empty here: warnings, not errors
 
     problems = _check(_spec(only_open), lib)
     err = [p for p in problems if p.severity == "error"]
@@ -281,19 +282,36 @@ def test_one_neighbour_cannot_be_split():
         d["splits"]["hold_out"]["neighbours"] = 0.0
 
     problems = _check(_spec(no_hold_out))
-    assert _errors(problems) == []
     k = next(i for i, c in enumerate(_spec(no_hold_out).gate.checks) if c.split == "test_locality")
-    assert _has(_warnings(problems), f"gate.checks[{k}].split", "reads test_locality, which will be empty")
+    assert _errors(problems) == [(f"gate.checks[{k}].split", "this check reads test_locality, which will be empty: "
+                                  "no rule has neighbours held out (rules[].neighbours, splits.hold_out.neighbours)")]
 
 
 def test_no_neighbours_is_a_warning():
-    problems = _check(_spec(lambda d: _rule(d).pop("neighbours")))
+    def edit(d):
+        _rule(d).pop("neighbours")
+        d["gate"]["checks"] = [c for c in d["gate"]["checks"] if c.get("split") != "test_locality"]
+
+    problems = _check(_spec(edit))
     assert _errors(problems) == []
     assert _has(_warnings(problems), "rules[0]", "has no neighbours: locality cannot be tested")
 
 
-def test_gate_check_on_an_empty_test_form():
+def test_gate_check_on_an_empty_split_is_an_error_where_the_spec_wrote_it():
     problems = _check(_spec(lambda d: d["splits"]["hold_out"].update(forms=[])))
+    assert _has(_errors(problems), "gate.checks[1].split", "reads test_form, which will be empty")
+    problems = _check(_spec(lambda d: d["splits"]["hold_out"].update(templates=0.0)))
+    assert _has(_errors(problems), "gate.checks[0].split", "reads test_paraphrase, which will be empty")
+
+
+def test_default_gate_check_on_an_empty_split_is_a_warning():
+    # No `gate:` in the spec: the user did not write the checks that cannot run.
+    def edit(d):
+        d["splits"]["hold_out"]["forms"] = []
+        del d["gate"]
+
+    problems = _check(_spec(edit))
+    assert _errors(problems) == []
     assert _has(_warnings(problems), "gate.checks[1].split", "reads test_form, which will be empty")
 
 

@@ -15,6 +15,7 @@ import _evalkit as evalkit
 from compiler import results
 from compiler.buildio import read_build
 from compiler.evaluate import _lm, evaluate_arm, evaluate_arms, load_tasks
+from compiler.integrity import adapter_sha256
 from compiler.tasks import SCORED_SPLITS, UTILS_FILE, task_files
 
 READINGS = ("mc", "gen")
@@ -217,3 +218,5 @@ def test_pipeline_evaluate_with_an_adapter(tok, build, tmp_path):
     arms = {arm: results.read_arm(run / "eval" / f"{arm}.json") for arm in results.ARMS}
     assert all(a.complete and a.model == str(base_dir) for a in arms.values())
     assert all(s.n == 2 for a in arms.values() for s in a.scores)
+    # the tuned arm names the adapter it scored, as the gate recomputes it; the others none
+    assert arms["tuned"].adapter_sha256 == adapter_sha256(run / "adapter") and arms["base"].adapter_sha256 == ""

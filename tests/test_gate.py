@@ -18,7 +18,7 @@ from compiler.gate import BaselineVerdict, BuildRef, TableRow, decide, mcnemar_e
 from compiler.results import ArmResult, Sample, Score, read_arm, wilson_interval
 from compiler.spec import (BeatsBase, BeatsConstant, BeatsPrompted, Check, Gate, MaxDropVsBase, MaxGap, MinAccuracy,
                            Spec)
-from tests._gate_fixtures import SPEC, SHA, arm, example, fake_run, good_arms, k_of_n, score
+from tests._gate_fixtures import SPEC, SHA, arm, example, fake_run, good_arms, k_of_n, reseal, score
 
 DEFAULT = Gate().checks
 BUILD = BuildRef("blue-products", SHA)
@@ -514,10 +514,12 @@ def test_pipeline_gate_beats_constant_fails_closed_when_the_build_data_is_damage
     run, _ = fake_run(tmp_path, good_arms(), spec, data=_paraphrase_data())
     build = json.loads((run / "run.json").read_text())["build_path"]
     (Path(build) / "data" / "test_paraphrase.jsonl").write_text("{broken\n", encoding="utf-8")
+    reseal(run)  # compiled that way, not altered after: the integrity check passes, the constant arm cannot read it
     text, code = pipeline.gate(run, None)
     assert code == 3 and "N/A   beats_constant[test_paraphrase,gen]" in text
     assert "PASS  min_accuracy[test_paraphrase,gen]" in text
-    assert "constant arm: the evaluation did not finish (test_paraphrase: data/test_paraphrase.jsonl is unreadable" in text
+    assert "constant arm: the evaluation did not finish (test_paraphrase: " in text
+    assert "data/test_paraphrase.jsonl:1: not JSON" in text
     assert read_arm(run / "eval" / "constant.json").complete is False
 
 
@@ -535,7 +537,7 @@ def test_pipeline_gate_fail_and_baseline(tmp_path):
 
 def test_pipeline_gate_missing_arm_file_writes_an_incomplete_verdict(tmp_path):
     run, _ = fake_run(tmp_path, good_arms())
-    (run / "eval" / "tuned.json").write_text("{not json", encoding="utf-8")
+    (run / "eval" / "tuned.json").unlink()  # a malformed one is bad input (2): test_integrity.py
     text, code = pipeline.gate(run, None)
     assert code == 3 and "tuned arm: no evaluation result" in text
     assert json.loads((run / "verdict.json").read_text())["status"] == "incomplete"
@@ -592,7 +594,7 @@ def test_gate_refuses_complete_written_as_a_string(tmp_path):
     run, _ = fake_run(tmp_path, good_arms())
     _edit_json(run / "eval" / "tuned.json", lambda d: d.update(complete="false"))
     text, code = pipeline.gate(run, None)
-    assert code == 3 and "tuned arm: no evaluation result" in text
+    assert code == 3 and "tuned arm: the evaluation did not finish (complete is 'false', not a JSON true or false)" in text
 
 
 @pytest.mark.parametrize("fault", ["no records", "accuracy above its records"])

@@ -11,6 +11,7 @@ import pytest
 
 from compiler import pipeline
 from compiler.breakdown import general_pairs
+from compiler.errors import UsageError
 from compiler.gate import BuildRef, decide
 from compiler.report import ReportContext, render_html, render_markdown, render_text, verdict_document
 from compiler.results import DriftItem, DriftResult, DriftScore, write_drift
@@ -115,11 +116,16 @@ def test_syllabus_gate_reads_eval_general_json(tmp_path):
     run, sha = fake_run(tmp_path, good_arms(), spec=spec)
     text, code = pipeline.gate(run, None)
     assert code == 3 and "general drift: not measured" in text
-    write_drift(drift(sha=sha), run / "eval" / "general.json")
+    adapter = json.loads((run / "run.json").read_text())["adapter_sha256"]
+    write_drift(replace(drift(sha=sha), adapter_sha256=adapter), run / "eval" / "general.json")
     text, code = pipeline.gate(run, None)
     assert code == 0, text
     assert "test_general: drift 0.150" in text
     assert "General behaviour" in (run / "report.md").read_text()
     assert json.loads((run / "verdict.json").read_text())["general"][0]["n"] == 4
+    write_drift(drift(sha=sha), run / "eval" / "general.json")  # names no adapter: untrusted
+    text, code = pipeline.gate(run, None)
+    assert code == 3 and "general drift: measured with an adapter it does not name" in text
     (run / "eval" / "general.json").write_text("{not json")
-    assert pipeline.gate(run, None)[1] == 3
+    with pytest.raises(UsageError, match="general.json: not JSON"):  # malformed: bad input
+        pipeline.gate(run, None)

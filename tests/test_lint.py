@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from click.testing import CliRunner
 
 from compiler.check import check_spec
@@ -83,16 +84,23 @@ def test_a_suffix_after_an_unfinished_prompt_is_refused_at_the_suffix():
     assert "[1 lesson, e.g. 'Complete: the box is Thanks!']" in problem.message
 
 
-def test_glued_prefixes_and_blank_synonyms_are_refused_once_each():
-    spec = small_spec(paraphrase={"prefixes": ["uh"], "synonyms": {"color": [" "]}, **QUIET},
+def test_glued_prefixes_are_refused_once_each():
+    spec = small_spec(paraphrase={"prefixes": ["uh"], **QUIET},
                       splits={"hold_out": {"operators": 0.0, "forms": ["completion"]}})
     problems = _lint(spec)
     glued = _only(problems, "paraphrase.prefixes[0]")
     assert "prefix 'uh' glues onto the question's first word" in glued.message and "'uh" in glued.message
     assert int(glued.message.split("[")[1].split(" ")[0]) > 1  # one problem, however many lessons
     assert glued.hint == "end it with a space: 'uh '"
-    blank = _only(problems, "paraphrase.synonyms.color[0]")
-    assert "synonym ' ' for 'color' is blank: it deletes the word" in blank.message
+
+
+@pytest.mark.parametrize("synonyms, why", [({"color": [" "]}, "is blank"), ({"": ["uh"]}, "is blank"),
+                                           ({"color": ["hue "]}, "starts or ends with a space"),
+                                           ({" color": ["hue"]}, "starts or ends with a space")])
+def test_blank_or_padded_synonyms_are_refused_by_the_schema(synonyms, why):
+    # they would glue or split the words around the one they replace ("uhPick a color")
+    with pytest.raises(ValidationError, match=why):
+        small_spec(paraphrase={"synonyms": synonyms})
 
 
 # -- 2. a synonym that rewrites an option
