@@ -271,7 +271,27 @@ def _training_facts(meta: dict) -> tuple[tuple[str, str], ...]:
     return tuple(facts)
 
 
+# What a gate writes that a CI reads: a refused gate must not leave an earlier verdict behind.
+_VERDICT_FILES = ("verdict.json", "junit.xml")
+
+
 def gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
+    """_gate, and when it refuses before deciding (exit 2 or 3), the verdict files an earlier
+    gate wrote in run_dir are removed: a CI reading verdict.json must not find a stale PASS."""
+    from .errors import SyllabusError
+
+    try:
+        return _gate(run_dir, baseline)
+    except SyllabusError:
+        if Path(run_dir).is_dir():
+            for name in _VERDICT_FILES:
+                stale = Path(run_dir) / name
+                if stale.is_file():
+                    stale.unlink()
+        raise
+
+
+def _gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
     """runs/<id>/ → eval/constant.json, verdict.json + reports; (verdict table, exit code).
 
     Verifies before it trusts: run.json names the build (its manifest's sha256) and the

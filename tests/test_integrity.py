@@ -68,6 +68,14 @@ def test_a_data_file_altered_after_the_eval_is_untrusted(run):
     assert code == 3 and "data/test_paraphrase.jsonl: sha256" in text and "altered after the build was compiled" in text
 
 
+def test_a_refused_gate_leaves_no_earlier_verdict_behind(run):
+    assert _gate(run)[0] == 0 and (run / "verdict.json").is_file() and (run / "junit.xml").is_file()
+    path = _build(run) / "data" / "test_paraphrase.jsonl"
+    path.write_text(path.read_text().replace('"Blue"', '"Red"', 1))
+    assert _gate(run)[0] == 3
+    assert not (run / "verdict.json").exists() and not (run / "junit.xml").exists()  # a CI must not read the old PASS
+
+
 def test_spec_json_edited_to_no_checks_is_untrusted_not_a_pass(run):
     _edit_json(_build(run) / "spec.json", lambda d: d["gate"].update(checks=[]))
     code, text = _gate(run)
