@@ -1,6 +1,6 @@
 """The `syllabus` command: parses arguments, calls `pipeline`, turns errors into messages.
 
-Exit codes (DESIGN.md): 0 pass · 1 a threshold missed / refused build · 2 bad input ·
+Exit codes: 0 pass · 1 a threshold missed / refused build · 2 bad input ·
 3 evaluation incomplete (or an internal error). No traceback reaches the user unless
 SYLLABUS_DEBUG=1.
 """
@@ -93,7 +93,7 @@ def stats(build: Path, n_examples: int) -> None:
 @main.command()
 def schema() -> None:
     """Print the spec's JSON Schema (for editor completion)."""
-    from .spec import spec_json_schema
+    from .spec.model import spec_json_schema
 
     click.echo(json.dumps(spec_json_schema(), indent=2, sort_keys=True))
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 
 class SyllabusError(Exception):
-    """Root of every error that is the user's to fix. `exit_code` follows DESIGN.md."""
+    """Root of every error that is the user's to fix. `exit_code` is what the CLI exits with."""
 
     exit_code = 2
 

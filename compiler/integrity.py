@@ -29,7 +29,7 @@ from .errors import UsageError
 
 _SHA = re.compile(r"[0-9a-f]{64}")
 # Files a build or adapter folder may hold that no manifest lists: Python's bytecode cache
-# (build.py skips it too) and, in an adapter, the model card the gate (re)writes.
+# (build/write.py skips it too) and, in an adapter, the model card the gate (re)writes.
 _UNLISTED_PARTS = {"__pycache__"}
 ADAPTER_CARD = "README.md"
 

@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING, Callable
 from .errors import Problem
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .buildio import Build
-    from .loader import LoadedSpec
-    from .models import LoadedModel
-    from .replies import Reply
+    from .build.read import Build
+    from .spec.loader import LoadedSpec
+    from .model.load import LoadedModel
+    from .training.replies import Reply
 
 
 def validate(spec_path: Path) -> tuple[Problem, ...]:
     """spec file → its warnings; raises SpecError listing every error, the lessons' lint included."""
-    from .compile import check_lessons
-    from .loader import load_spec
+    from .compilation.chain import check_lessons
+    from .spec.loader import load_spec
 
     return check_lessons(load_spec(spec_path)).warnings
 
@@ -44,9 +44,9 @@ def compile_spec(spec_path: Path, out: Path | None = None, echo: Callable[[str],
     """spec file (or the LoadedSpec read from it) → build folder (atomically written); raises
     SpecError / BuildError, or UsageError for an `out` that is not a build unless `force`
     (build.check_out)."""
-    from .build import check_out, write_build
-    from .compile import compile_loaded
-    from .loader import load_spec
+    from .build.write import check_out, write_build
+    from .compilation.chain import compile_loaded
+    from .spec.loader import load_spec
 
     loaded = loaded if loaded is not None else load_spec(spec_path)
     out = out or Path("build") / loaded.spec.name
@@ -62,7 +62,7 @@ def compile_spec(spec_path: Path, out: Path | None = None, echo: Callable[[str],
 
 
 def stats(build_path: Path, n_examples: int) -> str:
-    from .stats import render_stats
+    from .build.stats import render_stats
 
     return render_stats(build_path, n_examples)
 
@@ -74,9 +74,9 @@ def diff(old: Path, new: Path | None, rev: str | None, fmt: str, limit: int, fai
     into one temporary folder (removed on return, error or not) and diffed old → new."""
     import tempfile
 
-    from .buildio import read_build
-    from .diff import diff_sides, exit_code, read_side
-    from .diff_render import render_diff
+    from .build.read import read_build
+    from .diffs.compare import diff_sides, exit_code, read_side
+    from .diffs.render import render_diff
     from .errors import SyllabusError, UsageError
 
     if limit < 0:
@@ -87,7 +87,7 @@ def diff(old: Path, new: Path | None, rev: str | None, fmt: str, limit: int, fai
             raise UsageError(f"diff needs two builds (OLD NEW), or a spec{hint} and --against REV; got only {old}")
         d = diff_sides(read_side(read_build(old)), read_side(read_build(new)))
         return render_diff(d, fmt, limit, color), exit_code(d, fail_on)
-    from .gitrev import spec_at_revision
+    from .diffs.gitrev import spec_at_revision
 
     if new is not None:
         raise UsageError(f"--against {rev} diffs one spec against its past; give SPEC only, not also {new}")
@@ -126,9 +126,9 @@ def _general_replies(build: "Build", loaded: "LoadedModel", device: str | None, 
     or the base model writes them) and, with `with_test`, the base model's test_general replies
     (for drift after training: measured from the cache then). Cached (replies.py); one batched
     call when the base model writes both. → the retain lessons, or () without retain.general."""
-    from .buildio import read_general
-    from .models import load_model
-    from .replies import write_replies, writer_of
+    from .build.read import read_general
+    from .model.load import load_model
+    from .training.replies import write_replies, writer_of
 
     settings = build.spec.retain.general
     if settings is None:
@@ -162,9 +162,9 @@ def _drift(build: "Build", loaded: "LoadedModel", tuned, run_dir: Path, adapter_
     run_dir/eval/general.json (when the build has it)."""
     from dataclasses import replace
 
-    from .buildio import read_general
-    from .drift import measure_drift
-    from .results import write_drift
+    from .build.read import read_general
+    from .evaluation.drift import measure_drift
+    from .evaluation.results import write_drift
 
     settings = build.spec.retain.general
     if settings is None:
@@ -184,9 +184,9 @@ def _drift(build: "Build", loaded: "LoadedModel", tuned, run_dir: Path, adapter_
 def train(build_path: Path, overrides: TrainOverrides, resume: Path | None, runs_root: Path) -> Path:
     """build → runs/<id>/ with adapter/, run.json, train_log.jsonl. `resume` continues that run
     from its last complete checkpoint (same build and settings; --device may change)."""
-    from .buildio import read_build, read_split
-    from .models import load_model
-    from .train import TrainSettings, check_resume, new_run_dir, train_lora
+    from .build.read import read_build, read_split
+    from .model.load import load_model
+    from .training.lora import TrainSettings, check_resume, new_run_dir, train_lora
 
     build = read_build(build_path)
     o = overrides
@@ -218,11 +218,11 @@ def evaluate(build_path: Path, adapter: Path | None, model: str | None, device: 
     model is run.json's unless --model, and all three arms are scored on one loaded model
     (base and prompted with the adapter disabled). Without one: base and prompted only, into
     --out or runs/eval-<build name>-<manifest sha256[:8]>."""
-    from .buildio import read_build
+    from .build.read import read_build
     from .errors import UsageError
-    from .evaluate import evaluate_arms
+    from .evaluation.arms import evaluate_arms
     from .integrity import adapter_sha256, read_json
-    from .models import load_model
+    from .model.load import load_model
 
     build = read_build(build_path)
     run_dir = Path(out) if out is not None else None
@@ -243,10 +243,8 @@ def evaluate(build_path: Path, adapter: Path | None, model: str | None, device: 
     arms: tuple[str, ...] = ("base", "prompted")
     target, adapter_sha = loaded.model, ""
     if adapter is not None:
-        from peft import PeftModel
-
         adapter_sha = adapter_sha256(adapter)  # the bytes about to be loaded: what the tuned arm scores
-        target = PeftModel.from_pretrained(loaded.model, str(adapter)).eval()
+        target = loaded.with_adapter(adapter)
         arms += ("tuned",)
     with loaded.compute(target):
         evaluate_arms((target, loaded.tokenizer, loaded.name), build, arms, run_dir, limit=limit,
@@ -257,7 +255,7 @@ def evaluate(build_path: Path, adapter: Path | None, model: str | None, device: 
 
 
 def _training_facts(meta: dict) -> tuple[tuple[str, str], ...]:
-    """run.json (as train.py writes it) → (name, value) lines for the model card: the settings
+    """run.json (as training/lora.py writes it) → (name, value) lines for the model card: the settings
     that made the adapter (LoRA rank, modules, layers, lr, epochs, seed), then what the run did."""
     settings = meta.get("settings") if isinstance(meta.get("settings"), dict) else {}
     shown = lambda v: ", ".join(map(str, v)) if isinstance(v, list) else str(round(v, 4) if isinstance(v, float) else v)  # noqa: E731
@@ -302,15 +300,15 @@ def _gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
     run.json without its build → UsageError (2); no eval/ or no run.json → EvalIncomplete (3).
     A missing arm file is the gate's to judge: the verdict is written and says "incomplete"
     (3). The constant arm is computed here from the build (once verified), never read back."""
-    from .breakdown import by_form, general_pairs, misses
-    from .buildio import read_build, read_manifest, read_split
-    from .constant import constant_arm
+    from .release.breakdown import by_form, general_pairs, misses
+    from .build.read import read_build, read_manifest, read_split
+    from .evaluation.constant import constant_arm
     from .errors import EvalIncomplete, UsageError
-    from .gate import BuildRef, decide
+    from .release.gate import BuildRef, decide
     from .integrity import read_json, what_is_wrong
-    from .report import ReportContext, RuleInfo, read_baseline, render_text, write_reports
-    from .results import ARMS, read_arm, read_drift, write_arm
-    from .tasks import READINGS, report_order
+    from .release.report import ReportContext, RuleInfo, read_baseline, render_text, write_reports
+    from .evaluation.results import ARMS, read_arm, read_drift, write_arm
+    from .build.tasks import READINGS, report_order
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -421,12 +419,12 @@ def run(spec_path: Path, device: str | None, runs_root: Path, baseline: Path | N
     its replies only)."""
     import time
 
-    from .buildio import read_build, read_split
-    from .evaluate import evaluate_arms
+    from .build.read import read_build, read_split
+    from .evaluation.arms import evaluate_arms
     from .integrity import adapter_sha256
-    from .models import load_model
-    from .loader import load_spec
-    from .train import TrainSettings, adapted_layers, new_run_dir, train_lora
+    from .model.load import load_model
+    from .spec.loader import load_spec
+    from .training.lora import TrainSettings, adapted_layers, new_run_dir, train_lora
 
     started = time.perf_counter()
     spec = load_spec(spec_path)

@@ -79,7 +79,7 @@ class Example:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
     def to_row(self, split: str) -> dict:
-        """Example → one JSONL row (chat `messages` as TRL/Axolotl read them). build.py writes
+        """Example → one JSONL row (chat `messages` as TRL/Axolotl read them). build/write.py writes
         the same rows column by column; a test holds it to this, byte for byte."""
         p = self.provenance
         # Written out rather than dataclasses.asdict, which deep-copies and costs

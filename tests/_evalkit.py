@@ -3,7 +3,7 @@
 No download: the tokenizer is a byte-level BPE trained here on the build's own text, the
 model a 2-layer Llama with random weights. The build is written row by row with
 records.Example(...).to_row, plus manifest.json/spec.json as buildio.read_build reads them
-and the task files from compiler.tasks.
+and the task files from compiler.build.tasks.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from compiler.records import Example, Provenance
-from compiler.tasks import group_name, task_files, task_names
+from compiler.build.tasks import group_name, task_files, task_names
 from _fakes import fake_manifest
 
 CHAT_TEMPLATE = (

@@ -10,9 +10,9 @@ from typing import Mapping, Sequence
 
 from compiler.integrity import adapter_sha256, sha256_file
 from compiler.records import Example, Provenance
-from compiler.results import ArmResult, Sample, Score, write_arm
-from compiler.spec import Spec
-from compiler.train import TrainSettings
+from compiler.evaluation.results import ArmResult, Sample, Score, write_arm
+from compiler.spec.model import Spec
+from compiler.training.lora import TrainSettings
 from tests._fakes import fake_manifest
 
 SHA = "a" * 64
@@ -82,7 +82,7 @@ def fake_run(root: Path, arms: Mapping[str, ArmResult], spec: Mapping = SPEC,
     (run / "adapter" / "adapter_config.json").write_text('{"r": 16}', encoding="utf-8")
     (run / "adapter" / "adapter_model.safetensors").write_bytes(b"lora weights")
     adapter = adapter_sha256(run / "adapter")
-    settings = TrainSettings(epochs=3, lr=0.0003, lora_layers=(0.13, 0.53)).to_json()  # what train.py writes
+    settings = TrainSettings(epochs=3, lr=0.0003, lora_layers=(0.13, 0.53)).to_json()  # what training/lora.py writes
     (run / "run.json").write_text(json.dumps({
         "status": "complete", "build_path": str(build), "build_sha256": sha,
         "model": {"name": "default", "dtype": "float32", "sha256": "c" * 64},
@@ -97,7 +97,7 @@ def fake_run(root: Path, arms: Mapping[str, ArmResult], spec: Mapping = SPEC,
 
 
 def _seal(build: Path, manifest: dict) -> str:
-    """Build folder + manifest data → manifest.json listing the sha256 of every file, as build.py
+    """Build folder + manifest data → manifest.json listing the sha256 of every file, as build/write.py
     writes it; → the manifest's sha256 (what run.json and the eval files name)."""
     files = {p.relative_to(build).as_posix(): sha256_file(p) for p in sorted(build.rglob("*"))
              if p.is_file() and p.name != "manifest.json"}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from compiler.library import load_library
-from compiler.spec import Spec
+from compiler.spec.library import load_library
+from compiler.spec.model import Spec
 
 
 def small_spec(**overrides) -> Spec:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from compiler.models import LoadedModel
+from compiler.model.load import LoadedModel
 from compiler.records import Example, Provenance, stable_hash
 
 PRODUCTS = ("box", "fork", "cup", "lamp")

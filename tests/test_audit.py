@@ -1,10 +1,10 @@
 import dataclasses
 
-from compiler.audit import _normalized, audit, normalize
-from compiler.expand import expand
-from compiler.paraphrase import operators
-from compiler.spec import Leakage
-from compiler.split import split
+from compiler.compilation.audit import _normalized, audit, normalize
+from compiler.compilation.expand import expand
+from compiler.compilation.paraphrase import operators
+from compiler.spec.model import Leakage
+from compiler.compilation.split import split
 from tests._specs import LIBRARY, small_spec
 
 

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from compiler.cli import main
-from compiler.yamlio import MAX_BYTES
+from compiler.spec.yamlio import MAX_BYTES
 
 HERE = Path(__file__).parent
 CORPUS = HERE / "bad_specs"

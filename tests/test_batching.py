@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from compiler import batching as T
+from compiler.model import batching as T
 from tests._tiny import tiny_examples, tiny_loaded
 
 

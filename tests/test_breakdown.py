@@ -1,8 +1,8 @@
 """breakdown: accuracy per split × question form, and the tuned model's misses."""
 
-from compiler.breakdown import Miss, by_form, misses
+from compiler.release.breakdown import Miss, by_form, misses
 from compiler.records import Example, Provenance
-from compiler.results import ArmResult, Sample, Score
+from compiler.evaluation.results import ArmResult, Sample, Score
 
 
 def _ex(i: int, form: str, answer: str = "Blue") -> Example:

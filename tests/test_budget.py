@@ -7,12 +7,12 @@ import copy
 import pytest
 import yaml
 
-import compiler.check as check
-from compiler.budget import count_examples
-from compiler.compile import compile_loaded
+import compiler.spec.check as check
+from compiler.spec.budget import count_examples
+from compiler.compilation.chain import compile_loaded
 from compiler.errors import SpecError
-from compiler.expand import expand
-from compiler.loader import load_spec
+from compiler.compilation.expand import expand
+from compiler.spec.loader import load_spec
 from tests.conftest import SPECS
 
 BLUE = yaml.safe_load((SPECS / "blue_products.yaml").read_text())

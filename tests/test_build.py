@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler.buildio import read_build, read_split
+from compiler.build.read import read_build, read_split
 from compiler.errors import BuildError
 from compiler.pipeline import compile_spec
 from tests.conftest import ROOT, SPECS
@@ -103,7 +103,7 @@ def test_a_spec_without_neighbours_writes_an_empty_locality_split(tmp_path):
 def test_arrays_built_from_buffers_equal_pyarrows_own(values):
     import pyarrow as pa
 
-    from compiler.build import _ints, _string_lists, _strings
+    from compiler.build.write import _ints, _string_lists, _strings
 
     assert _strings(values).equals(pa.array(values, type=pa.string()))
     seqs = [tuple(values), (), tuple(reversed(values))]
@@ -112,7 +112,7 @@ def test_arrays_built_from_buffers_equal_pyarrows_own(values):
 
 
 def test_compile_does_not_import_pandas(tmp_path):
-    # pa.array(list) imports pandas (0.3-0.4 s); build.py assembles arrays from buffers instead.
+    # pa.array(list) imports pandas (0.3-0.4 s); build/write.py assembles arrays from buffers instead.
     code = (
         "import sys; from pathlib import Path; from compiler.pipeline import compile_spec; "
         f"compile_spec(Path({str(SPECS / 'blue_products.yaml')!r}), Path({str(tmp_path / 'b')!r})); "
@@ -129,7 +129,7 @@ _text = st.text(max_size=40)  # any unicode: quotes, backslashes, braces, contro
        ops=st.lists(_text, max_size=3), subject=_text, family=_text, label=st.integers(0, 3),
        template=st.integers(0, 10**6))
 def test_json_lines_are_json_dumps_of_each_row(prompt, reply, choices, asked, ops, subject, family, label, template):
-    from compiler.build import json_lines
+    from compiler.build.write import json_lines
     from compiler.records import Example, Provenance
 
     prov = Provenance("r", "open", "open", family, template, "rule", subject, tuple(asked), tuple(ops))

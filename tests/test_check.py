@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compiler.check import Parts, check_spec, held_count
+from compiler.spec.check import Parts, check_spec, held_count
 from compiler.errors import Problem
-from compiler.library import Family, Form, Library, ParaphraseLexicon, load_library
-from compiler.spec import Spec
+from compiler.spec.library import Family, Form, Library, ParaphraseLexicon, load_library
+from compiler.spec.model import Spec
 
 BLUE = yaml.safe_load((Path(__file__).parent.parent / "specs" / "blue_products.yaml").read_text())
 LIB = load_library()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from compiler.buildio import read_build
-from compiler.constant import constant_arm
+from compiler.build.read import read_build
+from compiler.evaluation.constant import constant_arm
 from compiler.records import Example
 from tests._fakes import fake_manifest
 from tests._gate_fixtures import example

@@ -1,4 +1,4 @@
-"""diff.py / diff_render.py / gitrev.py / pipeline.diff: what a spec change does to the datasets.
+"""diffs/compare.py / diffs/render.py / gitrev.py / pipeline.diff: what a spec change does to the datasets.
 
 Unit tests run on in-memory builds (Side); CLI tests on build folders written here
 row by row; end-to-end tests compile variants of specs/blue_products.yaml."""
@@ -21,12 +21,12 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler.audit import audit
+from compiler.compilation.audit import audit
 from compiler.cli import main
-from compiler.diff import Side, diff_sides, exit_code, read_audit
-from compiler.diff_render import render_diff
+from compiler.diffs.compare import Side, diff_sides, exit_code, read_audit
+from compiler.diffs.render import render_diff
 from compiler.records import Example, Provenance, SplitSet, stable_hash
-from compiler.spec import SPLITS, Leakage
+from compiler.spec.model import SPLITS, Leakage
 from tests._fakes import fake_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -374,7 +374,7 @@ def test_compiled_new_subject_adds_exactly_its_examples(compiled):
     # out-of-scope items as in-scope ones (split.plan): additions only, nothing already there moves.
     others = [e for e in doc["entries"] if e["provenance"]["subject"] != "cup"]
     assert all(e["new_split"] == "test_form" and e["provenance"]["scope"] == "neighbour" for e in others)
-    from compiler.buildio import read_build, read_split
+    from compiler.build.read import read_build, read_split
 
     new = read_build(compiled["more"])
     for s in SPLITS:

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from compiler.batching import encode_pair
-from compiler.drift import measure_drift, reply_logprobs
-from compiler.greedy import chat_ids, greedy_replies
+from compiler.model.batching import encode_pair
+from compiler.evaluation.drift import measure_drift, reply_logprobs
+from compiler.model.greedy import chat_ids, greedy_replies
 from compiler.records import GeneralPrompt
-from compiler.replies import Reply, write_replies, writer_of
-from compiler.results import DriftItem, DriftScore, collapsed, read_drift, write_drift
+from compiler.training.replies import Reply, write_replies, writer_of
+from compiler.evaluation.results import DriftItem, DriftScore, collapsed, read_drift, write_drift
 from tests._tiny import tiny_loaded
 
 PROMPTS = ["What color should the box be?", "Is blue a good color for the lawn?", "Which colour is best for the cup?",
@@ -76,7 +76,7 @@ def _peft(loaded, scale: float):
 
     from peft import LoraConfig, get_peft_model
 
-    with warnings.catch_warnings():  # peft reads a property transformers deprecates (train.py does the same)
+    with warnings.catch_warnings():  # peft reads a property transformers deprecates (training/lora.py does the same)
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
         model = get_peft_model(loaded.model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"]))
     torch.manual_seed(1)

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from compiler.cli import main
-from compiler.buildio import read_build, read_split
-from compiler.results import read_arm
+from compiler.build.read import read_build, read_split
+from compiler.evaluation.results import read_arm
 from tests.conftest import SPECS
 
 pytestmark = pytest.mark.slow
@@ -89,7 +89,7 @@ def test_tuned_model_learned_the_rule_on_held_out_questions(blue_run):
 
 def _yes_no_cells(run: Path, split: str) -> dict[tuple[str, str], tuple[int, int]]:
     """(question polarity, option asked) → (right, n) of the tuned verdicts on one split."""
-    from compiler.library import load_library
+    from compiler.spec.library import load_library
 
     negative = {f.id for f in load_library().forms["yes_no"].families if f.negative}
     rows = _rows(run, split)

@@ -1,4 +1,4 @@
-"""compiler.evaluate: arms scored in process on a tiny random model and a small build.
+"""compiler.evaluation.arms: arms scored in process on a tiny random model and a small build.
 
 The scores are checked against a direct recomputation from the model (its log-likelihoods
 and its greedy replies), not against numbers written down here."""
@@ -12,11 +12,11 @@ import pytest
 import torch
 
 import _evalkit as evalkit
-from compiler import results
-from compiler.buildio import read_build
-from compiler.evaluate import _lm, evaluate_arm, evaluate_arms, load_tasks
+from compiler.evaluation import results
+from compiler.build.read import read_build
+from compiler.evaluation.arms import _lm, evaluate_arm, evaluate_arms, load_tasks
 from compiler.integrity import adapter_sha256
-from compiler.tasks import SCORED_SPLITS, UTILS_FILE, task_files
+from compiler.build.tasks import SCORED_SPLITS, UTILS_FILE, task_files
 
 READINGS = ("mc", "gen")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from compiler.buildio import read_build, read_split
-from compiler.library import load_library
+from compiler.build.read import read_build, read_split
+from compiler.spec.library import load_library
 from compiler.pipeline import compile_spec
 
 ROOT = Path(__file__).resolve().parents[1]

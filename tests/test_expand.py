@@ -1,6 +1,6 @@
 from collections import Counter
 
-from compiler.expand import expand
+from compiler.compilation.expand import expand
 from tests._specs import LIBRARY, small_spec
 
 
@@ -71,8 +71,8 @@ def test_negative_yes_no_families_flip_the_answer_and_stay_balanced():
 
 def test_ids_hash_the_provenance_as_stable_hash_does():
     # example_id and paraphrase's variant ids spell stable_hash out for speed; they must agree.
-    from compiler.expand import example_id
-    from compiler.paraphrase import operators, paraphrase
+    from compiler.compilation.expand import example_id
+    from compiler.compilation.paraphrase import operators, paraphrase
     from compiler.records import stable_hash
 
     spec = small_spec()

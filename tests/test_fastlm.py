@@ -1,13 +1,13 @@
-"""compiler.fastlm.SharedPrefixLM gives lm-eval's HFLM answers, with less computation."""
+"""compiler.evaluation.fastlm.SharedPrefixLM gives lm-eval's HFLM answers, with less computation."""
 
 from __future__ import annotations
 
 import pytest
 
 import _evalkit as evalkit
-from compiler.buildio import read_build
-from compiler.evaluate import _quiet, load_tasks
-from compiler.fastlm import REUSE_ROWS, SharedPrefixLM, common_prefix_len
+from compiler.build.read import read_build
+from compiler.evaluation.arms import _quiet, load_tasks
+from compiler.evaluation.fastlm import REUSE_ROWS, SharedPrefixLM, common_prefix_len
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +121,8 @@ def test_embedded_model_scores_like_hflm(blue_build):
     from lm_eval import evaluator
     from lm_eval.models.huggingface import HFLM
 
-    from compiler.evaluate import evaluate_arm
-    from compiler.models import load_model
+    from compiler.evaluation.arms import evaluate_arm
+    from compiler.model.load import load_model
 
     loaded = load_model("default", "cpu")
     build = read_build(blue_build)

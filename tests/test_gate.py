@@ -14,9 +14,9 @@ from pydantic import TypeAdapter
 
 from compiler import pipeline
 from compiler.errors import EvalIncomplete, UsageError
-from compiler.gate import BaselineVerdict, BuildRef, TableRow, decide, mcnemar_exact, resolve_readings
-from compiler.results import ArmResult, Sample, Score, read_arm, wilson_interval
-from compiler.spec import (BeatsBase, BeatsConstant, BeatsPrompted, Check, Gate, MaxDropVsBase, MaxGap, MinAccuracy,
+from compiler.release.gate import BaselineVerdict, BuildRef, TableRow, decide, mcnemar_exact, resolve_readings
+from compiler.evaluation.results import ArmResult, Sample, Score, read_arm, wilson_interval
+from compiler.spec.model import (BeatsBase, BeatsConstant, BeatsPrompted, Check, Gate, MaxDropVsBase, MaxGap, MinAccuracy,
                            Spec)
 from tests._gate_fixtures import SPEC, SHA, arm, example, fake_run, good_arms, k_of_n, reseal, score
 

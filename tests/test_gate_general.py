@@ -10,12 +10,12 @@ from dataclasses import replace
 import pytest
 
 from compiler import pipeline
-from compiler.breakdown import general_pairs
+from compiler.release.breakdown import general_pairs
 from compiler.errors import UsageError
-from compiler.gate import BuildRef, decide
-from compiler.report import ReportContext, render_html, render_markdown, render_text, verdict_document
-from compiler.results import DriftItem, DriftResult, DriftScore, write_drift
-from compiler.spec import Gate, MaxCollapsed, MaxGeneralDrift
+from compiler.release.gate import BuildRef, decide
+from compiler.release.report import ReportContext, render_html, render_markdown, render_text, verdict_document
+from compiler.evaluation.results import DriftItem, DriftResult, DriftScore, write_drift
+from compiler.spec.model import Gate, MaxCollapsed, MaxGeneralDrift
 from tests._gate_fixtures import SHA, SPEC, fake_run, good_arms
 
 BUILD = BuildRef("blue-products", SHA)
@@ -69,7 +69,7 @@ def test_what_cannot_be_verified_is_incomplete(general, why):
 
 
 def test_drift_checks_never_count_as_regressions_and_need_no_reading():
-    from compiler.gate import BaselineVerdict, resolve_readings
+    from compiler.release.gate import BaselineVerdict, resolve_readings
 
     assert resolve_readings([DRIFT], "gen") == (DRIFT,)
     base = BaselineVerdict("blue-products", SHA, "pass", ())

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compiler.audit import ngrams, normalize
-from compiler.buildio import read_build, read_general
+from compiler.compilation.audit import ngrams, normalize
+from compiler.build.read import read_build, read_general
 from compiler.errors import SpecError
-from compiler.general_pack import load_general_pack
-from compiler.general_split import GeneralShortfall, retain_count, split_general
-from compiler.library import BUILTIN_PACK
+from compiler.spec.general_pack import load_general_pack
+from compiler.compilation.general_split import GeneralShortfall, retain_count, split_general
+from compiler.spec.library import BUILTIN_PACK
 from compiler.pipeline import compile_spec, stats
-from compiler.spec import GENERAL_CHECK_KINDS, GeneralRetain
+from compiler.spec.model import GENERAL_CHECK_KINDS, GeneralRetain
 from tests.conftest import SPECS
 
 PACK = load_general_pack((BUILTIN_PACK,))
@@ -141,9 +141,9 @@ def test_compile_writes_both_sides_counts_them_and_audits_test_general(general_b
 def test_the_audit_sees_a_general_family_on_both_sides():
     import dataclasses
 
-    from compiler.audit import audit
+    from compiler.compilation.audit import audit
     from compiler.records import SplitSet
-    from compiler.spec import Leakage
+    from compiler.spec.model import Leakage
 
     sides = split_general(GeneralRetain(), PACK, seed=7, n_lessons=100)
     leaked = dataclasses.replace(sides.test[0], id="leaked")  # a test prompt, copied into train
@@ -161,9 +161,9 @@ def test_stats_shows_the_general_prompts(general_build: Path):
 
 
 def test_the_constant_arm_and_the_lint_leave_general_prompts_alone(general_build: Path):
-    from compiler.compile import check_lessons
-    from compiler.constant import constant_arm
-    from compiler.loader import load_spec
+    from compiler.compilation.chain import check_lessons
+    from compiler.evaluation.constant import constant_arm
+    from compiler.spec.loader import load_spec
 
     build = read_build(general_build)
     arm = constant_arm(build)

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compiler.buildio import read_build, read_general, read_split
-from compiler.drift import measure_drift
-from compiler.gate import decide
-from compiler.models import load_model
+from compiler.build.read import read_build, read_general, read_split
+from compiler.evaluation.drift import measure_drift
+from compiler.release.gate import decide
+from compiler.model.load import load_model
 from compiler.pipeline import _general_replies, compile_spec
-from compiler.spec import Gate
-from compiler.train import TrainSettings, train_lora
+from compiler.spec.model import Gate
+from compiler.training.lora import TrainSettings, train_lora
 from tests.conftest import SPECS
 
 pytestmark = pytest.mark.slow

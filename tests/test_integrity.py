@@ -19,7 +19,7 @@ from compiler import pipeline
 from compiler.cli import main
 from compiler.errors import EvalIncomplete, UsageError
 from compiler.integrity import adapter_sha256, build_problems, read_json
-from compiler.stats import render_stats
+from compiler.build.stats import render_stats
 from tests._gate_fixtures import SPEC, fake_run, good_arms
 from tests.test_gate import _paraphrase_data
 

@@ -10,17 +10,17 @@ import pytest
 from pydantic import ValidationError
 from click.testing import CliRunner
 
-from compiler.check import check_spec
+from compiler.spec.check import check_spec
 from compiler.cli import main
-from compiler.compile import check_lessons
+from compiler.compilation.chain import check_lessons
 from compiler.errors import Problem, SpecError
-from compiler.expand import expand
-from compiler.lint import lint_examples
-from compiler.loader import load_spec
-from compiler.paraphrase import apply, operators
+from compiler.compilation.expand import expand
+from compiler.compilation.lint import lint_examples
+from compiler.spec.loader import load_spec
+from compiler.compilation.paraphrase import apply, operators
 from compiler.records import Example, Provenance, SplitSet
-from compiler.split import split
-from compiler.spec import Spec
+from compiler.compilation.split import split
+from compiler.spec.model import Spec
 from tests._specs import LIBRARY, small_spec
 from tests.conftest import ROOT, SPECS
 

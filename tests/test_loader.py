@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from compiler.errors import SpecError
-from compiler.library import FormFile
-from compiler.loader import LoadedSpec, load_spec
-from compiler.yamlio import MAX_BYTES, field_name, parse_model, read_yaml
+from compiler.spec.library import FormFile
+from compiler.spec.loader import LoadedSpec, load_spec
+from compiler.spec.yamlio import MAX_BYTES, field_name, parse_model, read_yaml
 
 SPEC = Path(__file__).parent.parent / "specs" / "blue_products.yaml"
 BLUE = SPEC.read_text(encoding="utf-8")

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from compiler import models as M
+from compiler.model import load as M
 from tests._tiny import save_tiny, tiny_tokenizer
 
 

@@ -141,7 +141,7 @@ def test_stale_temp_folders_are_removed_and_live_or_foreign_ones_kept(tmp_path):
 
 _SLOW_COMPILE = """
 import sys, time
-import compiler.build as B
+import compiler.build.write as B
 write_rows = B._write_rows
 def slow(*args):
     write_rows(*args)
@@ -171,7 +171,7 @@ def test_sigterm_during_compile_removes_the_temp_folder(tmp_path):
 
 
 def test_a_crashed_train_records_status_failed(tmp_path, monkeypatch):
-    from compiler import train as T
+    from compiler.training import lora as T
     from tests._tiny import tiny_examples, tiny_loaded
 
     def crash(model, batch):
@@ -218,7 +218,7 @@ def test_an_unexpected_error_exits_3_without_a_traceback(monkeypatch):
 
 
 def test_a_full_disk_while_writing_the_build_exits_2_naming_it(tmp_path, monkeypatch, blue_build):
-    from compiler import build
+    from compiler.build import write as build
 
     def full(folder, name, rows):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / f"{name}.jsonl"))

@@ -1,9 +1,9 @@
-from compiler.expand import expand
+from compiler.compilation.expand import expand
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler.paraphrase import Operators, _pick, apply, operators, paraphrase
-from compiler.spec import Paraphrase
+from compiler.compilation.paraphrase import Operators, _pick, apply, operators, paraphrase
+from compiler.spec.model import Paraphrase
 from tests._specs import LIBRARY, small_spec
 
 

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compiler.errors import SpecError
-from compiler.loader import LoadedSpec, load_spec
+from compiler.spec.loader import LoadedSpec, load_spec
 
 SPEC = Path(__file__).parent.parent / "specs" / "blue_products.yaml"
 TEXT = SPEC.read_text(encoding="utf-8")

@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from compiler.errors import UsageError
-from compiler.gate import BuildRef, decide
-from compiler.report import ReportContext, RuleInfo, read_baseline, render_text, write_reports
-from compiler.spec import Gate, MaxDropVsBase, MinAccuracy
+from compiler.release.gate import BuildRef, decide
+from compiler.release.report import ReportContext, RuleInfo, read_baseline, render_text, write_reports
+from compiler.spec.model import Gate, MaxDropVsBase, MinAccuracy
 from tests._gate_fixtures import SHA, good_arms, k_of_n, score
 
 CONTEXT = ReportContext(
@@ -198,7 +198,7 @@ def test_read_baseline_rejects_bad_files(tmp_path, content, match):
 
 
 def test_reports_show_accuracy_by_form_and_missed_questions(run_dir):
-    from compiler.breakdown import FormRow, Miss
+    from compiler.release.breakdown import FormRow, Miss
 
     context = replace(
         CONTEXT,
@@ -246,7 +246,7 @@ def test_every_report_shows_the_constant_arm_beside_the_others(run_dir):
 
 
 def test_chart_has_a_bar_per_arm_including_constant():
-    from compiler.report import _chart_png
+    from compiler.release.report import _chart_png
 
     with_constant, without = _chart_png(_with_constant()), _chart_png(decide(Gate().checks, good_arms(), build=CONTEXT.build))
     assert with_constant.startswith(b"\x89PNG") and without.startswith(b"\x89PNG")

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from pydantic import ValidationError
 
 from compiler.cli import main
-from compiler.spec import (
+from compiler.spec.model import (
     BeatsBase,
     Gate,
     HoldOut,

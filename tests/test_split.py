@@ -1,8 +1,8 @@
 from collections import Counter
 
-from compiler.expand import expand
-from compiler.paraphrase import operators
-from compiler.split import n_held, plan, split, split_of
+from compiler.compilation.expand import expand
+from compiler.compilation.paraphrase import operators
+from compiler.compilation.split import n_held, plan, split, split_of
 from tests._specs import LIBRARY, small_spec
 
 

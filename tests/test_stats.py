@@ -8,9 +8,9 @@ from collections import Counter
 
 import pytest
 
-from compiler.buildio import GENERAL_SPLITS, read_build, read_general, read_split
+from compiler.build.read import GENERAL_SPLITS, read_build, read_general, read_split
 from compiler.errors import UsageError
-from compiler.stats import render_stats
+from compiler.build.stats import render_stats
 
 
 def _row(text: str, label: str) -> list[str]:

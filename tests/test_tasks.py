@@ -1,4 +1,4 @@
-"""compiler.tasks: the lm-eval task files of a build — names, determinism, no absolute
+"""compiler.build.tasks: the lm-eval task files of a build — names, determinism, no absolute
 paths, the gen reading's scoring, and lm-eval actually loading and running them."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import _evalkit as evalkit
-from compiler.tasks import SCORED_SPLITS, UTILS_FILE, group_name, task_files, task_names
+from compiler.build.tasks import SCORED_SPLITS, UTILS_FILE, group_name, task_files, task_names
 
 LM_EVAL = Path(sys.executable).parent / "lm_eval"
 

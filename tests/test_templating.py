@@ -2,9 +2,9 @@ import tracemalloc
 
 import pytest
 
-from compiler import templating
+from compiler.spec import templating as templating
 
-from compiler.templating import Scope, TemplateProblem, check_template, compiled, render
+from compiler.spec.templating import Scope, TemplateProblem, check_template, compiled, render
 
 VARS = {"subject": {"name": "box", "plural": "boxes"}, "options": ["blue", "red"], "attribute": "color"}
 SCOPE = Scope(scalars=frozenset({"attribute", "options"}), records={"subject": frozenset({"name", "plural"})})

@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from tests._tiny import save_tiny, tiny_examples, tiny_loaded
-from compiler import train as T
+from compiler.training import lora as T
 from compiler.errors import UsageError
-from compiler.spec import Train
+from compiler.spec.model import Train
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -98,7 +98,7 @@ from pathlib import Path
 sys.path.insert(0, {str(ROOT)!r})
 torch.set_num_threads(1)
 from tests._tiny import tiny_examples, tiny_loaded
-import compiler.train as T
+import compiler.training.lora as T
 fast_loss = T.batch_loss
 def slow_loss(model, batch):
     time.sleep(0.05)  # slow enough that the test kills it between checkpoints
@@ -194,7 +194,7 @@ def test_train_refuses_a_model_that_already_has_an_adapter(tmp_path):
 def test_cli_train_on_a_compiled_build(blue_build, tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from compiler.buildio import read_build
+    from compiler.build.read import read_build
     from compiler.cli import main
 
     monkeypatch.setenv("SYLLABUS_CACHE", str(tmp_path / "cache"))
@@ -260,8 +260,8 @@ def test_adapted_layers_as_fractions_of_depth():
 
 
 def test_retain_lessons_join_the_examples_and_a_cut_reply_teaches_no_stop(tmp_path):
-    from compiler.batching import encode_pair
-    from compiler.replies import Reply
+    from compiler.model.batching import encode_pair
+    from compiler.training.replies import Reply
 
     tok = tiny_loaded().tokenizer
     retain = [Reply("What color is the banana ?", "yellow", 1, True), Reply("Is the lawn green ?", "yes , the lawn", 3, False)]

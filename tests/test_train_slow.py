@@ -8,9 +8,9 @@ import re
 import pytest
 import torch
 
-from compiler.buildio import read_build, read_split
-from compiler.models import load_model
-from compiler.train import TrainSettings, train_lora
+from compiler.build.read import read_build, read_split
+from compiler.model.load import load_model
+from compiler.training.lora import TrainSettings, train_lora
 
 
 def _reply(model, tokenizer, question: str) -> str:

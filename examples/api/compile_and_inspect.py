@@ -15,7 +15,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from compiler.buildio import read_build, read_split
+from compiler.build.read import read_build, read_split
 from compiler.errors import SyllabusError
 from compiler.pipeline import compile_spec
 

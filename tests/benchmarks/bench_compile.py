@@ -26,12 +26,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from compiler.audit import audit  # noqa: E402
-from compiler.expand import _families, _subjects  # noqa: E402
-from compiler.library import load_library  # noqa: E402
+from compiler.compilation.audit import audit  # noqa: E402
+from compiler.compilation.expand import _families, _subjects  # noqa: E402
+from compiler.spec.library import load_library  # noqa: E402
 from compiler.records import Example, Provenance, SplitSet  # noqa: E402
-from compiler.spec import Leakage, Spec  # noqa: E402
-from compiler.templating import compiled, render  # noqa: E402
+from compiler.spec.model import Leakage, Spec  # noqa: E402
+from compiler.spec.templating import compiled, render  # noqa: E402
 
 
 def large_spec(n_subjects: int, n_neighbours: int = 40) -> Spec:
@@ -93,9 +93,9 @@ def bare_render(spec: Spec, own: bool = False) -> int:
 
 def full_compile(spec: Spec, write: bool) -> tuple[int, dict[str, float], SplitSet]:
     """Spec → (examples, seconds per stage, the splits): expand, paraphrase + split, audit, write."""
-    from compiler.expand import expand
-    from compiler.paraphrase import operators
-    from compiler.split import split, train_sample
+    from compiler.compilation.expand import expand
+    from compiler.compilation.paraphrase import operators
+    from compiler.compilation.split import split, train_sample
 
     library = load_library()
     times: dict[str, float] = {}
@@ -108,9 +108,9 @@ def full_compile(spec: Spec, write: bool) -> tuple[int, dict[str, float], SplitS
     sample = train_sample(spec, splits.train)
     times["audit"] = (t3 := time.perf_counter()) - t2
     if write:
-        from compiler.build import write_build
-        from compiler.compile import CompiledBuild
-        from compiler.loader import LoadedSpec
+        from compiler.build.write import write_build
+        from compiler.compilation.chain import CompiledBuild
+        from compiler.spec.loader import LoadedSpec
 
         loaded = LoadedSpec(spec, Path("bench.yaml"), "", "0" * 64, library, ())
         with tempfile.TemporaryDirectory() as tmp:
@@ -121,14 +121,14 @@ def full_compile(spec: Spec, write: bool) -> tuple[int, dict[str, float], SplitS
 
 def writers(splits: SplitSet) -> tuple[float, float]:
     """The splits' data files (JSONL + Parquet) → seconds (syllabus's writer, the plain way:
-    json.dumps per row and pa.Table.from_pylist). The same rows: build.py's tests hold the
+    json.dumps per row and pa.Table.from_pylist). The same rows: build/write.py's tests hold the
     JSONL to json.dumps byte for byte and read the Parquet back against it."""
     import json
 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from compiler.build import _SCHEMA, _write_rows
+    from compiler.build.write import _SCHEMA, _write_rows
 
     pa.Table.from_pylist([{"id": "x"}])  # the first call imports pandas: not writing work
     with tempfile.TemporaryDirectory() as tmp:
@@ -187,7 +187,7 @@ def main() -> None:
         bare, bare_own = min(bare, t1 - t0), min(bare_own, time.perf_counter() - t1)
         bare_cpu = min(bare_cpu, c1 - c0)
     if not args.skip_write:
-        import compiler.build  # noqa: F401  (pyarrow's import, ~0.2 s, is not compile work)
+        import compiler.build.write  # noqa: F401  (pyarrow's import, ~0.2 s, is not compile work)
     runs = []
     for _ in range(args.repeat):
         c0 = time.process_time()

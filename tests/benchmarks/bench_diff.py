@@ -20,12 +20,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from compiler.build import json_lines  # noqa: E402
-from compiler.buildio import read_build  # noqa: E402
-from compiler.diff import diff_sides, exit_code, read_side  # noqa: E402
-from compiler.diff_render import render_diff  # noqa: E402
+from compiler.build.write import json_lines  # noqa: E402
+from compiler.build.read import read_build  # noqa: E402
+from compiler.diffs.compare import diff_sides, exit_code, read_side  # noqa: E402
+from compiler.diffs.render import render_diff  # noqa: E402
 from compiler.records import Example, Provenance, stable_hash  # noqa: E402
-from compiler.spec import SPLITS  # noqa: E402
+from compiler.spec.model import SPLITS  # noqa: E402
 from tests._fakes import fake_manifest  # noqa: E402
 
 FORMS = ("open", "yes_no", "either_or", "instruction", "completion")

@@ -36,8 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from compiler.buildio import read_build  # noqa: E402
-from compiler.evaluate import _quiet, evaluate_arm, load_tasks  # noqa: E402
+from compiler.build.read import read_build  # noqa: E402
+from compiler.evaluation.arms import _quiet, evaluate_arm, load_tasks  # noqa: E402
 
 
 def _clock() -> tuple[float, float]:
@@ -55,7 +55,7 @@ def model_folder(name: str) -> Path:
     """A model name → the local folder `lm_eval --model_args pretrained=` can read."""
     if name != "default":
         return Path(name)
-    from compiler.models import _dequantized_cache, embedded_gguf, file_sha256
+    from compiler.model.load import _dequantized_cache, embedded_gguf, file_sha256
 
     gguf = embedded_gguf()
     return _dequantized_cache(gguf, file_sha256(gguf))
@@ -113,7 +113,7 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-    from compiler.models import load_model
+    from compiler.model.load import load_model
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -128,7 +128,7 @@ def main() -> None:
         ours: dict[str, float] = {}
         arms = [a for a in args.arms.split(",") if a != "tuned"]
         t0 = _clock()
-        from compiler.evaluate import _lm
+        from compiler.evaluation.arms import _lm
 
         tasks = load_tasks(build, ("mc", "gen"))
         lm = _lm(loaded.model, loaded.tokenizer, batch_size, False)

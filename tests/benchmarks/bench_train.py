@@ -33,8 +33,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 
-from compiler import batching as B  # noqa: E402
-from compiler import train as T  # noqa: E402
+from compiler.model import batching as B  # noqa: E402
+from compiler.training import lora as T  # noqa: E402
 
 
 def baseline(loaded, examples, settings: T.TrainSettings, steps: int, out: Path) -> tuple[float, float, int]:
@@ -81,8 +81,8 @@ def _data(tiny: bool):
 
         torch.set_num_threads(1)
         return tiny_loaded(), tiny_examples() * 8, "tiny random llama, synthetic examples"
-    from compiler.buildio import read_build, read_split
-    from compiler.models import load_model
+    from compiler.build.read import read_build, read_split
+    from compiler.model.load import load_model
     from compiler.pipeline import compile_spec
 
     out = Path(tempfile.mkdtemp(prefix="bench-train-")) / "build"
@@ -100,7 +100,7 @@ def main() -> None:
     opts = parser.parse_args()
     steps = opts.steps or (40 if opts.tiny else 12)
     loaded, examples, what = _data(opts.tiny)
-    from compiler.spec import Train
+    from compiler.spec.model import Train
 
     settings = T.TrainSettings.from_spec(Train(lr=3e-4), seed=7)
     print(f"{what}: {len(examples)} examples, {steps} steps × batch {settings.batch_size} per arm, "

@@ -1,0 +1,408 @@
+"""LoRA fine-tuning: (loaded model, train examples, settings) → runs/<id>/ with adapter/,
+train_log.jsonl and run.json, plus the tuned model in memory. General retain lessons
+(replies.py: replies a model wrote to the build's train-side general prompts) join the
+examples as (prompt, reply) pairs.
+
+Speed (tests/benchmarks/bench_train.py) comes from batching.py: shared-prefix batches,
+length grouping, logits only at answer positions.
+
+Faults: a checkpoint (adapter + optimizer + scheduler + RNG + trainer state) every
+`checkpoint_every` steps counts only once its COMPLETE marker is written last;
+`resume=True` continues from the newest complete one and deletes incomplete ones.
+run.json's status is "running" until the run ends "complete", "interrupted" (SIGTERM,
+Ctrl-C: resumable) or "failed" (any other exception, recorded in "error").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import threading
+import time
+import warnings
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+import torch
+
+from ..model.batching import LengthGroupedBatches, batch_loss, collate, encode_example, encode_pair
+from ..errors import SyllabusError, UsageError
+from ..integrity import adapter_sha256, read_json
+from ..model.load import LoadedModel
+from ..records import Example
+
+if TYPE_CHECKING:  # pragma: no cover
+    from peft import PeftModel
+
+    from .replies import Reply
+
+    from ..spec.model import Train
+
+COMPLETE = "COMPLETE"
+
+
+class TrainingInterrupted(SyllabusError):
+    """SIGTERM / Ctrl-C during training; the run can be resumed."""
+
+    exit_code = 130
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything that decides a training run: the spec's train block, its seed, CLI overrides."""
+
+    model: str = "default"
+    epochs: float = 3.0
+    lr: float = 2e-4
+    batch_size: int = 8
+    max_length: int = 256
+    warmup_ratio: float = 0.0
+    checkpoint_every: int = 50
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    lora_layers: tuple[float, float] = (0.0, 1.0)  # span of depth: layer i of N when start <= i/N < end
+    seed: int = 0
+    device: str | None = None  # None: cuda when available, else cpu
+
+    @classmethod
+    def from_spec(cls, train: "Train", seed: int, *, model: str | None = None, epochs: float | None = None,
+                  lr: float | None = None, rank: int | None = None, batch_size: int | None = None,
+                  device: str | None = None) -> "TrainSettings":
+        """spec.train + spec.seed + overrides (None = keep) → settings. `rank` changes r only:
+        alpha stays as written, so the LoRA scale alpha/r changes with it."""
+        pick = lambda flag, value: value if flag is None else flag  # noqa: E731
+        for name, value in (("--epochs", epochs), ("--lr", lr), ("--rank", rank), ("--batch-size", batch_size)):
+            if value is not None and value <= 0:
+                raise UsageError(f"{name} {value}: must be > 0")
+        return cls(
+            model=pick(model, train.model), epochs=float(pick(epochs, train.epochs)), lr=float(pick(lr, train.lr)),
+            batch_size=int(pick(batch_size, train.batch_size)), max_length=train.max_length,
+            warmup_ratio=train.warmup_ratio, checkpoint_every=train.checkpoint_every,
+            lora_r=int(pick(rank, train.lora.r)), lora_alpha=train.lora.alpha, lora_dropout=train.lora.dropout,
+            lora_targets=tuple(train.lora.target_modules), lora_layers=(train.lora.layers.start, train.lora.layers.end),
+            seed=seed, device=device,
+        )
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "lora_targets": list(self.lora_targets), "lora_layers": list(self.lora_layers)}
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    adapter_dir: Path
+    model: "PeftModel"  # the in-memory tuned model, adapter enabled, eval mode
+    first_loss: float  # loss of the first optimizer step (the untuned model on train data)
+    final_loss: float  # mean loss over the last 10% of steps (at least one)
+    tokens_per_s: float  # non-pad tokens of the examples per second of training (this process)
+    wall_s: float
+    steps: int
+
+
+def last_complete_checkpoint(checkpoints: Path, prune: bool = False) -> Path | None:
+    """checkpoints/ → newest checkpoint-N with its COMPLETE marker; `prune` deletes the
+    incomplete ones (a kill mid-write) so they can never be picked or overwritten."""
+    found: list[tuple[int, Path]] = []
+    for path in checkpoints.glob("checkpoint-*") if checkpoints.is_dir() else ():
+        step = path.name.rsplit("-", 1)[-1]
+        if path.is_dir() and step.isdigit() and (path / COMPLETE).is_file():
+            found.append((int(step), path))
+        elif prune:
+            shutil.rmtree(path, ignore_errors=True)
+    return max(found)[1] if found else None
+
+
+def new_run_dir(runs_root: Path, build_name: str) -> Path:
+    """runs/<build name>-<UTC yyyymmdd-HHMMSS>[-k], created (exclusively) now."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    Path(runs_root).mkdir(parents=True, exist_ok=True)
+    for k in range(1, 1000):
+        path = Path(runs_root) / (f"{build_name}-{stamp}" + (f"-{k}" if k > 1 else ""))
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise UsageError(f"{runs_root}: could not create a new run folder for {build_name}")
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _read_log(path: Path) -> list[dict]:
+    """train_log.jsonl → its rows; a line cut short by a kill mid-write is dropped."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines() if path.exists() else ():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue
+    return rows
+
+
+def _versions() -> dict[str, str]:
+    import peft
+    import transformers
+
+    from .. import __version__
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
+            "peft": peft.__version__, "syllabus": __version__}
+
+
+def adapted_layers(total: int, start: float, end: float) -> list[int]:
+    """Model depth N + span of depth → the layer indices i with start <= i/N < end, e.g.
+    30 layers, 0.13-0.53 → 4..15 (3.9 <= i < 15.9). A span that falls between the layers of a
+    shallow model (a tiny `--model`) still adapts one: the layer nearest its middle."""
+    layers = [i for i in range(total) if start <= i / total < end]
+    return layers or [min(total - 1, int((start + end) / 2 * total))]
+
+
+def _lora_model(loaded: LoadedModel, settings: TrainSettings):
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    if isinstance(loaded.model, PeftModel) or hasattr(loaded.model, "peft_config"):
+        raise UsageError("train_lora needs the base model, but this one already carries an adapter; load it again")
+    total = loaded.model.config.num_hidden_layers
+    layers = adapted_layers(total, *settings.lora_layers)
+    config = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
+                        target_modules=list(settings.lora_targets),
+                        layers_to_transform=None if len(layers) == total else layers, bias="none",
+                        task_type="CAUSAL_LM")
+    try:
+        with warnings.catch_warnings():  # peft 0.21 reads a property transformers 5 deprecates
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
+            return get_peft_model(loaded.model, config)
+    except ValueError as exc:
+        raise UsageError(f"train.lora.target_modules {list(settings.lora_targets)}: {exc}") from None
+
+
+def _trainer_classes():
+    """Trainer subclass + callback, built lazily: importing transformers.Trainer costs seconds."""
+    from tqdm.auto import tqdm
+    from transformers import Trainer, TrainerCallback
+
+    class LoraTrainer(Trainer):
+        def __init__(self, *args, batches: LengthGroupedBatches, meter: dict, compute, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.batches, self.meter, self.compute, self.loss_is_scaled_for_ga = batches, meter, compute, False
+
+        def get_train_dataloader(self):
+            return _EpochLoader(self.train_dataset, batch_sampler=self.batches, collate_fn=self.data_collator)
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            self.meter["tokens"] += inputs.pop("n_tokens")
+            self.meter["answer"] += inputs.pop("n_answer")
+            with self.compute():  # bf16 products on a CPU with native bf16 (model/load.py); per step, so
+                loss = batch_loss(model, inputs)  # autocast's copies of the LoRA weights never go stale
+            return (loss, None) if return_outputs else loss
+
+    class Watch(TrainerCallback):
+        """Progress bar, train_log.jsonl, and the COMPLETE marker that makes a checkpoint count."""
+
+        def __init__(self, meter: dict, log_path: Path, progress: bool):
+            self.meter, self.log_path, self.progress, self.bar = meter, log_path, progress, None
+
+        def on_train_begin(self, args, state, control, **kw):
+            self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc="train", unit="step",
+                            disable=not self.progress, dynamic_ncols=True)
+            self.mark = (time.perf_counter(), self.meter["tokens"])
+
+        def on_step_end(self, args, state, control, **kw):
+            self.bar.update(1)
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if not logs or "loss" not in logs:
+                return
+            now, tokens = time.perf_counter(), self.meter["tokens"]
+            rate = (tokens - self.mark[1]) / max(now - self.mark[0], 1e-9)
+            self.mark = (now, tokens)
+            line = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4), "loss": logs["loss"],
+                    "lr": logs.get("learning_rate"), "grad_norm": logs.get("grad_norm"), "tokens_per_s": round(rate, 1)}
+            with self.log_path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(line) + "\n")
+            self.bar.set_postfix(loss=f"{logs['loss']:.4f}", tok_s=f"{rate:.0f}", epoch=f"{line['epoch']:.2f}")
+
+        def on_save(self, args, state, control, **kw):
+            done = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            (done / f".{COMPLETE}.tmp").write_text(f"{state.global_step}\n")
+            os.replace(done / f".{COMPLETE}.tmp", done / COMPLETE)  # written last: the checkpoint now counts
+            for old in Path(args.output_dir).glob("checkpoint-*"):
+                if old != done:
+                    shutil.rmtree(old, ignore_errors=True)
+
+        def on_train_end(self, args, state, control, **kw):
+            self.bar.close()
+
+    return LoraTrainer, Watch
+
+
+class _EpochLoader(torch.utils.data.DataLoader):
+    """A DataLoader whose set_epoch reaches the batch sampler (Trainer calls it per epoch)."""
+
+    def set_epoch(self, epoch: int) -> None:
+        self.batch_sampler.set_epoch(epoch)
+
+
+def check_resume(run_dir: Path, build_sha256: str, settings: TrainSettings) -> None:
+    """UsageError unless run_dir is an unfinished run of this build with these settings (the
+    device may change). Cheap: callers run it before loading a model."""
+    run_json = Path(run_dir) / "run.json"
+    if not run_json.exists():
+        raise UsageError(f"{run_dir}: not a run folder (no run.json); pass a runs/<id> folder to --resume")
+    # a folder, unreadable, not JSON, a list: not what train writes (whole, by os.replace)
+    record = read_json(run_json, "this run cannot be resumed, start a new one")
+    if record.get("status") == "complete":
+        raise UsageError(f"{run_dir}: this run is already complete; start a new run instead of --resume")
+    missing = [k for k, kind in (("status", str), ("build_sha256", str), ("settings", dict))
+               if not isinstance(record.get(k), kind)]
+    if missing:
+        raise UsageError(f"{run_json}: lacks {', '.join(missing)} (or has {'it' if len(missing) == 1 else 'them'} "
+                         "in the wrong shape); this run cannot be resumed, start a new one")
+    if record.get("build_sha256") != build_sha256:
+        raise UsageError(f"{run_dir}: was trained on another build (manifest sha256 {record.get('build_sha256')}); "
+                         "resume it with the build it started from")
+    now, then = settings.to_json(), record["settings"]
+    changed = [f"{k}: {then.get(k)!r} → {now[k]!r}" for k in now if k != "device" and then.get(k) != now[k]]
+    if changed:
+        raise UsageError(f"{run_dir}: settings differ from the interrupted run ({'; '.join(changed)}); "
+                         "resume without changing them, or start a new run")
+
+
+def train_lora(loaded: LoadedModel, examples: Sequence[Example], settings: TrainSettings, run_dir: Path,
+               *, build_sha256: str, build_path: Path | None = None, resume: bool = False,
+               progress: bool = True, retain: Sequence["Reply"] = (), retain_by: str | None = None) -> TrainResult:
+    """Base model + train examples (+ general retain lessons: replies `retain_by` wrote) + settings
+    → run_dir/{adapter/, train_log.jsonl, run.json} and the tuned PeftModel (the same in-memory
+    model, wrapped; `disable_adapter()` gives the base back). resume=True continues run_dir from
+    its newest complete checkpoint."""
+    run_dir = Path(run_dir)
+    run_json, log_path, checkpoints = run_dir / "run.json", run_dir / "train_log.jsonl", run_dir / "checkpoints"
+    if not examples:
+        raise UsageError("the build's train split is empty: nothing to train on")
+    resume_from = None
+    if resume:
+        check_resume(run_dir, build_sha256, settings)
+        resume_from = last_complete_checkpoint(checkpoints, prune=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    done_step = int(resume_from.name.rsplit("-", 1)[-1]) if resume_from else 0
+    kept = [row for row in _read_log(log_path) if row["step"] <= done_step]  # steps after it are redone
+    log_path.write_text("".join(json.dumps(row) + "\n" for row in kept), encoding="utf-8")
+
+    record = {
+        "status": "running", "run_id": run_dir.name, "build_sha256": build_sha256,
+        # where `syllabus gate` finds the build (its gate block); absolute, so the run folder can move
+        "build_path": str(Path(build_path).resolve()) if build_path is not None else None,
+        "model": {"name": loaded.name, "sha256": loaded.sha256, "dtype": str(loaded.dtype).removeprefix("torch."),
+                  "precision": loaded.precision},
+        "device": str(loaded.device), "settings": settings.to_json(), "versions": _versions(),
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "resumed_from_step": done_step if resume_from else None,
+        "retain_general": {"lessons": len(retain), "written_by": retain_by} if retain else None,
+    }
+    _write_json(run_json, record)
+    try:
+        return _fit(loaded, examples, settings, run_dir, record, resume_from, progress, retain)
+    except TrainingInterrupted:
+        raise  # run.json says "interrupted" already
+    except Exception as exc:
+        # Out of memory, a NaN, a full disk, a bug: the run is over, and run.json says why rather
+        # than "running" forever. The error itself still reaches the caller.
+        with suppress(OSError):  # a full disk must not hide the error that ended the run
+            _write_json(run_json, {**record, "status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                                   "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        raise
+
+
+def _fit(loaded: LoadedModel, examples: Sequence[Example], settings: TrainSettings, run_dir: Path, record: dict,
+         resume_from: Path | None, progress: bool, retain: Sequence["Reply"]) -> TrainResult:
+    """train_lora's work once run.json says "running": train, save the adapter, record the run complete."""
+    from transformers import PrinterCallback, TrainingArguments, set_seed
+
+    run_json, log_path, checkpoints = run_dir / "run.json", run_dir / "train_log.jsonl", run_dir / "checkpoints"
+    encoded = [encode_example(loaded.tokenizer, ex, settings.max_length) for ex in examples]
+    # A reply cut at its length bound is trained on without an eos: it must not teach stopping there.
+    encoded += [encode_pair(loaded.tokenizer, r.prompt, r.text, settings.max_length, ends=r.finished) for r in retain]
+    set_seed(settings.seed)  # LoRA init and dropout are seeded; the data order has its own generator
+    model = _lora_model(loaded, settings)
+    LoraTrainer, Watch = _trainer_classes()
+    meter = {"tokens": 0, "answer": 0}
+    on_cpu = loaded.device.type == "cpu"
+    args = TrainingArguments(
+        output_dir=str(checkpoints), per_device_train_batch_size=settings.batch_size,
+        num_train_epochs=settings.epochs, learning_rate=settings.lr, warmup_steps=settings.warmup_ratio,
+        lr_scheduler_type="linear", optim="adamw_torch", weight_decay=0.0, max_grad_norm=1.0,
+        logging_strategy="steps", logging_steps=1, save_strategy="steps", save_steps=settings.checkpoint_every,
+        eval_strategy="no", report_to="none", disable_tqdm=True, log_level="error", seed=settings.seed,
+        use_cpu=on_cpu, bf16=loaded.dtype == torch.bfloat16, dataloader_num_workers=0,
+        dataloader_pin_memory=False, remove_unused_columns=False, average_tokens_across_devices=False,
+    )
+    batches = LengthGroupedBatches([len(e.ids) for e in encoded], settings.batch_size, settings.seed)
+    trainer = LoraTrainer(model=model, args=args, train_dataset=encoded, batches=batches, meter=meter, compute=loaded.compute,
+                          data_collator=lambda rows: collate(rows, loaded.tokenizer.pad_token_id),
+                          callbacks=[Watch(meter, log_path, progress)])
+    trainer.remove_callback(PrinterCallback)
+
+    start = time.perf_counter()
+    with _sigterm_raises():
+        try:
+            trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        except (TrainingInterrupted, KeyboardInterrupt):
+            _write_json(run_json, {**record, "status": "interrupted"})
+            raise TrainingInterrupted(
+                f"training interrupted; continue it with `syllabus train BUILD --resume {run_dir}`") from None
+    wall = time.perf_counter() - start
+    model.eval()
+
+    adapter_dir = run_dir / "adapter"
+    tmp = run_dir / ".adapter.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    shutil.rmtree(adapter_dir, ignore_errors=True)
+    os.replace(tmp, adapter_dir)
+
+    losses = [row["loss"] for row in _read_log(log_path)]
+    tail = max(1, len(losses) // 10)
+    first, final = (losses[0], sum(losses[-tail:]) / tail) if losses else (math.nan, math.nan)
+    result = TrainResult(run_dir=run_dir, adapter_dir=adapter_dir, model=model, first_loss=first, final_loss=final,
+                         tokens_per_s=meter["tokens"] / max(wall, 1e-9), wall_s=wall, steps=trainer.state.global_step)
+    _write_json(run_json, {
+        **record, "status": "complete", "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "examples": len(examples), "retain_lessons": len(retain), "steps": result.steps, "epochs": settings.epochs, "wall_s": round(wall, 3),
+        "tokens": meter["tokens"], "answer_tokens": meter["answer"], "tokens_per_s": round(result.tokens_per_s, 2),
+        "answer_tokens_per_s": round(meter["answer"] / max(wall, 1e-9), 2),
+        "first_loss": first, "final_loss": final, "adapter": "adapter",
+        # what the gate recomputes before it trusts a score of this adapter (integrity.py)
+        "adapter_sha256": adapter_sha256(adapter_dir),
+    })
+    shutil.rmtree(checkpoints, ignore_errors=True)  # the run is complete: the adapter is the artifact
+    return result
+
+
+@contextmanager
+def _sigterm_raises():
+    """SIGTERM raises TrainingInterrupted (main thread only), so run.json can say 'interrupted'."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise TrainingInterrupted("terminated")
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
