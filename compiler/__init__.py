@@ -1,4 +1,18 @@
-"""syllabus: a declarative dataset-and-eval compiler for teaching an LLM a rule."""
+"""syllabus: a declarative dataset-and-eval compiler for teaching an LLM a rule.
+
+The public Python API: the verbs the `syllabus` command runs, and the types they return.
+
+    import compiler
+    build = compiler.compile("specs/blue_products.yaml")           # → CompileResult (build folder)
+    run_dir = compiler.train(build.path)                           # → runs/<id>/ (adapter, run.json)
+    compiler.evaluate(build.path, adapter=run_dir / "adapter")     # → runs/<id>/eval/
+    result = compiler.gate(run_dir)                                # → GateResult: verdict + reports written
+    raise SystemExit(result.exit_code)
+
+Everything else in the package is private: its modules may change without notice. Names load on
+first use (PEP 562), so `import compiler` stays light: torch loads with the first verb that runs
+a model.
+"""
 
 import os
 
@@ -14,3 +28,50 @@ if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "5000")
 
 __version__ = "0.1.0"
+
+# public name → (module, attribute): the one map from the API to where each thing lives
+_API = {
+    # verbs, in the order of the data flow
+    "load": ("compiler.spec.loader", "load_spec"),
+    "validate": ("compiler.pipeline", "validate"),
+    "compile": ("compiler.pipeline", "compile_spec"),
+    "read_build": ("compiler.build.read", "read_build"),
+    "read_split": ("compiler.build.read", "read_split"),
+    "diff": ("compiler.pipeline", "diff"),
+    "train": ("compiler.pipeline", "train"),
+    "evaluate": ("compiler.pipeline", "evaluate"),
+    "gate": ("compiler.pipeline", "gate"),
+    "run": ("compiler.pipeline", "run"),
+    # types
+    "Spec": ("compiler.spec.model", "Spec"),
+    "LoadedSpec": ("compiler.spec.loader", "LoadedSpec"),
+    "Build": ("compiler.build.read", "Build"),
+    "Example": ("compiler.records", "Example"),
+    "CompileResult": ("compiler.pipeline", "CompileResult"),
+    "DiffResult": ("compiler.pipeline", "DiffResult"),
+    "TrainOverrides": ("compiler.pipeline", "TrainOverrides"),
+    "GateResult": ("compiler.pipeline", "GateResult"),
+    "RunResult": ("compiler.pipeline", "RunResult"),
+    "Verdict": ("compiler.release.gate", "Verdict"),
+    "Problem": ("compiler.errors", "Problem"),
+    "SyllabusError": ("compiler.errors", "SyllabusError"),
+    "SpecError": ("compiler.errors", "SpecError"),
+}
+
+__all__ = [*_API, "__version__"]
+
+
+def __getattr__(name: str):
+    """A public name → the object, imported on first use and kept (PEP 562)."""
+    if name not in _API:
+        raise AttributeError(f"module 'compiler' has no attribute {name!r}")
+    import importlib
+
+    module, attribute = _API[name]
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

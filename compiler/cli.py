@@ -109,9 +109,9 @@ def schema() -> None:
 def diff(old: Path, new: Path | None, rev: str | None, fmt: str, limit: int, fail_on: str | None, color: bool | None) -> None:
     """Diff two builds (OLD NEW), or a spec against a git revision (SPEC --against REV)."""
     use_color = sys.stdout.isatty() if color is None else color
-    text, code = pipeline.diff(old, new, rev, fmt, limit, fail_on, use_color)
-    click.echo(text)
-    sys.exit(code)
+    result = pipeline.diff(old, new, rev, fmt, limit, fail_on, use_color)
+    click.echo(result.text)
+    sys.exit(result.exit_code)
 
 
 def _positive(ctx, param, value):
@@ -156,9 +156,9 @@ def eval_(build: Path, adapter: Path | None, model: str | None, device: str | No
 @click.option("--baseline", type=_PATH, default=None, help="verdict.json of the last release, to block regressions.")
 def gate(run: Path, baseline: Path | None) -> None:
     """Turn RUN's scores into a verdict and reports; exit 0 pass, 1 fail, 3 incomplete."""
-    text, code = pipeline.gate(run, baseline)
-    click.echo(text)
-    sys.exit(code)
+    result = pipeline.gate(run, baseline)
+    click.echo(result.render())
+    sys.exit(result.exit_code)
 
 
 @main.command()
@@ -168,9 +168,9 @@ def gate(run: Path, baseline: Path | None) -> None:
 @click.option("--baseline", type=_PATH, default=None, help="verdict.json of the last release.")
 def run(spec: Path, device: str | None, runs: Path, baseline: Path | None) -> None:
     """The main job: compile → eval base & prompted → train → eval tuned → gate → report."""
-    text, code = pipeline.run(spec, device=device, runs_root=runs, baseline=baseline)
-    click.echo(text)
-    sys.exit(code)
+    result = pipeline.run(spec, device=device, runs_root=runs, baseline=baseline)
+    click.echo(result.render())
+    sys.exit(result.exit_code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,8 @@ The one home of each:
                   UTF-8, not JSON, nested past Python's recursion limit, a list where an object
                   belongs) becomes a UsageError (exit 2) naming the file and what is wrong.
   what_is_wrong   an exception from reading a file → the phrase a user reads (no traceback).
+  write_atomic    text → a file, whole or not at all: a reader (or a run killed mid-write) sees
+                  the old file or the new one, never half of one. write_json: a JSON value, so.
   sha256_file     a file → sha256 hex, streamed, never cached: a verifier must not trust a cache
                   keyed by mtime (models.file_sha256 is that cache, for 90 MB base weights).
   build_problems  a build folder + its manifest's `files` → every file on disk that is not what
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any, Mapping
@@ -86,6 +89,26 @@ def read_json_bytes(path: Path, hint: str = "", expect: type = dict) -> tuple[An
         want = json_kind(expect())
         raise UsageError(f"{path}: a JSON {json_kind(doc)}, where a JSON {want} was expected{tail}")
     return doc, data
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """text → path (UTF-8), through a temp file beside it (.<name>.<pid>.tmp) renamed over it:
+    the old file or the new one, never half of one. The folder must exist. → path."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path: Path, doc: Any) -> Path:
+    """A JSON value → path, atomically (write_atomic): indented 1, keys sorted, a final newline
+    (run.json's format). → path."""
+    return write_atomic(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
 
 def sha256_file(path: Path) -> str:

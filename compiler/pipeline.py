@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Callable
 from .errors import Problem
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .diffs.compare import BuildDiff
+    from .training.record import RunRecord
+    from .release.gate import Verdict
     from .build.read import Build
     from .spec.loader import LoadedSpec
     from .model.load import LoadedModel
@@ -67,8 +70,19 @@ def stats(build_path: Path, n_examples: int) -> str:
     return render_stats(build_path, n_examples)
 
 
-def diff(old: Path, new: Path | None, rev: str | None, fmt: str, limit: int, fail_on: str | None, color: bool) -> tuple[str, int]:
-    """Two builds (or a spec and a git revision) → (rendered diff, exit code).
+@dataclass(frozen=True)
+class DiffResult:
+    """What `diff` found: the diff, rendered in the format asked for, and the exit code
+    --fail-on asks for (1 when triggered, else 0)."""
+
+    diff: "BuildDiff"
+    text: str
+    exit_code: int
+
+
+def diff(old: Path, new: Path | None, rev: str | None = None, fmt: str = "text", limit: int = 20,
+         fail_on: str | None = None, color: bool = False) -> DiffResult:
+    """Two builds (or a spec and a git revision) → DiffResult.
 
     With `rev`, `old` is a spec: its text at REV and its working-tree text are compiled
     into one temporary folder (removed on return, error or not) and diffed old → new."""
@@ -86,7 +100,7 @@ def diff(old: Path, new: Path | None, rev: str | None, fmt: str, limit: int, fai
             hint = " with --against REV" if Path(old).is_file() else ""
             raise UsageError(f"diff needs two builds (OLD NEW), or a spec{hint} and --against REV; got only {old}")
         d = diff_sides(read_side(read_build(old)), read_side(read_build(new)))
-        return render_diff(d, fmt, limit, color), exit_code(d, fail_on)
+        return DiffResult(d, render_diff(d, fmt, limit, color), exit_code(d, fail_on))
     from .diffs.gitrev import spec_at_revision
 
     if new is not None:
@@ -101,7 +115,7 @@ def diff(old: Path, new: Path | None, rev: str | None, fmt: str, limit: int, fai
             raise past.relabel(exc) from None
         after = compile_spec(old, Path(tmp) / "new").path
         d = diff_sides(read_side(read_build(before), past.label), read_side(read_build(after), str(old)))
-    return render_diff(d, fmt, limit, color), exit_code(d, fail_on)
+    return DiffResult(d, render_diff(d, fmt, limit, color), exit_code(d, fail_on))
 
 
 @dataclass(frozen=True)
@@ -181,7 +195,8 @@ def _drift(build: "Build", loaded: "LoadedModel", tuned, run_dir: Path, adapter_
         _echo(f"warning: general drift incomplete: {'; '.join(result.problems)}")
 
 
-def train(build_path: Path, overrides: TrainOverrides, resume: Path | None, runs_root: Path) -> Path:
+def train(build_path: Path, overrides: TrainOverrides = TrainOverrides(), resume: Path | None = None,
+          runs_root: Path = Path("runs")) -> Path:
     """build → runs/<id>/ with adapter/, run.json, train_log.jsonl. `resume` continues that run
     from its last complete checkpoint (same build and settings; --device may change)."""
     from .build.read import read_build, read_split
@@ -210,7 +225,8 @@ def _retain_by(build: "Build", base_name: str) -> str | None:
     return None if settings is None else (settings.teacher or base_name)
 
 
-def evaluate(build_path: Path, adapter: Path | None, model: str | None, device: str | None, out: Path | None, limit: int | None) -> Path:
+def evaluate(build_path: Path, adapter: Path | None = None, model: str | None = None, device: str | None = None,
+             out: Path | None = None, limit: int | None = None) -> Path:
     """build (+ adapter) → runs/<id>/eval/{base,prompted,tuned}.json (+ general.json: the drift on
     test_general, with an adapter and retain.general); returns the run folder.
 
@@ -254,18 +270,18 @@ def evaluate(build_path: Path, adapter: Path | None, model: str | None, device: 
     return run_dir
 
 
-def _training_facts(meta: dict) -> tuple[tuple[str, str], ...]:
-    """run.json (as training/lora.py writes it) → (name, value) lines for the model card: the settings
-    that made the adapter (LoRA rank, modules, layers, lr, epochs, seed), then what the run did."""
-    settings = meta.get("settings") if isinstance(meta.get("settings"), dict) else {}
+def _training_facts(record: "RunRecord") -> tuple[tuple[str, str], ...]:
+    """A complete run's record → (name, value) lines for the model card: the settings that made
+    the adapter (LoRA rank, modules, layers, lr, epochs, seed), then what the run did."""
     shown = lambda v: ", ".join(map(str, v)) if isinstance(v, list) else str(round(v, 4) if isinstance(v, float) else v)  # noqa: E731
-    facts = [(k, shown(v)) for k, v in sorted(settings.items()) if v is not None and k not in ("device", "checkpoint_every")]
-    facts += [(k, shown(meta[k])) for k in ("device", "examples", "retain_lessons", "steps", "final_loss", "wall_s",
-                                            "tokens_per_s")
-              if isinstance(meta.get(k), (str, int, float)) and not (k == "retain_lessons" and not meta[k])]
-    retain = meta.get("retain_general")
-    if isinstance(retain, dict) and isinstance(retain.get("written_by"), str):
-        facts.append(("retain_replies_by", retain["written_by"]))
+    facts = [(k, shown(v)) for k, v in sorted(record.settings.items()) if v is not None and k not in ("device", "checkpoint_every")]
+    facts.append(("device", record.device))
+    done = record.outcome
+    if done is not None:
+        facts += [(k, shown(getattr(done, k))) for k in ("examples", "retain_lessons", "steps", "final_loss", "wall_s",
+                                                          "tokens_per_s") if not (k == "retain_lessons" and not done.retain_lessons)]
+    if record.retain_general is not None and record.retain_general.written_by is not None:
+        facts.append(("retain_replies_by", record.retain_general.written_by))
     return tuple(facts)
 
 
@@ -273,7 +289,23 @@ def _training_facts(meta: dict) -> tuple[tuple[str, str], ...]:
 _VERDICT_FILES = ("verdict.json", "junit.xml")
 
 
-def gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
+@dataclass(frozen=True)
+class GateResult:
+    """What `gate` decided: the verdict, its table as text, and the report files it wrote."""
+
+    verdict: "Verdict"
+    text: str
+    reports: dict[str, Path]
+
+    @property
+    def exit_code(self) -> int:
+        return self.verdict.exit_code
+
+    def render(self) -> str:
+        return self.text + "\nreports: " + ", ".join(str(p) for p in self.reports.values())
+
+
+def gate(run_dir: Path, baseline: Path | None = None) -> GateResult:
     """_gate, and when it refuses before deciding (exit 2 or 3), the verdict files an earlier
     gate wrote in run_dir are removed: a CI reading verdict.json must not find a stale PASS."""
     from .errors import SyllabusError
@@ -289,8 +321,8 @@ def gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
         raise
 
 
-def _gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
-    """runs/<id>/ → eval/constant.json, verdict.json + reports; (verdict table, exit code).
+def _gate(run_dir: Path, baseline: Path | None) -> GateResult:
+    """runs/<id>/ → eval/constant.json, verdict.json + reports; GateResult.
 
     Verifies before it trusts: run.json names the build (its manifest's sha256) and the
     adapter (integrity.adapter_sha256); every build file must match the manifest, the adapter
@@ -305,10 +337,12 @@ def _gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
     from .evaluation.constant import constant_arm
     from .errors import EvalIncomplete, UsageError
     from .release.gate import BuildRef, decide
-    from .integrity import read_json, what_is_wrong
+    from .integrity import read_json
+    from .training.record import read_record
     from .release.report import ReportContext, RuleInfo, read_baseline, render_text, write_reports
-    from .evaluation.results import ARMS, read_arm, read_drift, write_arm
-    from .build.tasks import READINGS, report_order
+    from .build.tasks import report_order
+    from .evaluation.results import read_arm, read_drift, write_arm
+    from .names import ARMS, READINGS
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -318,14 +352,14 @@ def _gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
     run_json = run_dir / "run.json"
     if not run_json.exists():
         raise EvalIncomplete(f"{run_json}: missing, so training did not finish; re-run `syllabus train` (or `--resume {run_dir}`)")
-    meta = read_json(run_json, "re-run `syllabus train`")
-    try:
-        build_path, want_sha = Path(meta["build_path"]), str(meta["build_sha256"])
-    except (KeyError, TypeError) as exc:
-        raise UsageError(f"{run_json}: without build_path/build_sha256 ({what_is_wrong(exc)}); re-run `syllabus train`")
-    if meta.get("status") != "complete":  # interrupted, failed, still running, or not written by train
-        raise EvalIncomplete(f"{run_json}: status is {meta.get('status')!r}, not 'complete': training did not finish; "
+    status = read_json(run_json, "re-run `syllabus train`").get("status")
+    if status != "complete":  # interrupted, failed, still running, or not written by train
+        raise EvalIncomplete(f"{run_json}: status is {status!r}, not 'complete': training did not finish; "
                              f"continue it with `syllabus train BUILD --resume {run_dir}`")
+    record = read_record(run_dir, "re-run `syllabus train`")  # a finished run: every field typed, or exit 2
+    if record.build_path is None:
+        raise UsageError(f"{run_json}: does not say where its build is (build_path); re-run `syllabus train`")
+    build_path, want_sha = Path(record.build_path), record.build_sha256
     if not build_path.is_absolute() and not build_path.exists() and (run_dir / build_path).exists():
         build_path = run_dir / build_path  # a path written relative to the run folder
     manifest = read_manifest(build_path)
@@ -334,7 +368,7 @@ def _gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
             f"{build_path}: the build changed after this run was trained (manifest sha256 {manifest.sha256[:12]}, "
             f"run.json says {want_sha[:12]}); recompile the spec the run used, or train and evaluate again"
         )
-    adapter_sha = _verify_run(run_dir, build_path, manifest, meta)  # before any file it vouches for is read
+    adapter_sha = _verify_run(run_dir, build_path, manifest, record)  # before any file it vouches for is read
     build = read_build(build_path)
     arms = {}
     for arm in ARMS:  # a missing file is the verdict's to name (incomplete); a malformed one is bad input (2)
@@ -360,8 +394,7 @@ def _gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
     readings = [r for r in READINGS if r in build.spec.eval.readings]
     missed_in = primary if primary in readings else readings[0]  # the reading the checks mostly use
     tuned = arms.get("tuned")
-    named = meta.get("model", {}).get("name") if isinstance(meta.get("model"), dict) else None
-    model = named if isinstance(named, str) else (tuned.model if tuned else build.spec.train.model)
+    model = record.model.name
     context = ReportContext(
         run_id=run_dir.resolve().name,
         build=ref,
@@ -370,7 +403,7 @@ def _gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
         model=model,
         description=build.spec.description,
         counts=tuple(build.manifest.counts.items()),
-        training=_training_facts(meta),
+        training=_training_facts(record),
         by_form=by_form(scored, arms, readings),
         misses=misses({s: rows for s, rows in scored.items() if s != "train_sample"}, arms.get("tuned"), missed_in),
         primary_reading=primary,
@@ -378,10 +411,10 @@ def _gate(run_dir: Path, baseline: Path | None) -> tuple[str, int]:
         general_expected=build.spec.retain.general is not None,
     )
     paths = write_reports(verdict, context, run_dir)
-    return render_text(verdict, context) + "\nreports: " + ", ".join(str(p) for p in paths.values()), verdict.exit_code
+    return GateResult(verdict, render_text(verdict, context), dict(paths))
 
 
-def _verify_run(run_dir: Path, build_path: Path, manifest, meta: dict) -> str:
+def _verify_run(run_dir: Path, build_path: Path, manifest, record: "RunRecord") -> str:
     """A finished run, its build's manifest (pinned by run.json) and run.json → the adapter's
     sha256, once every build file matches the manifest and the adapter folder matches run.json;
     EvalIncomplete (3) naming every mismatch otherwise: the scores were not of these bytes."""
@@ -393,7 +426,7 @@ def _verify_run(run_dir: Path, build_path: Path, manifest, meta: dict) -> str:
         raise EvalIncomplete(f"{build_path}: the build is not what was compiled, so its scores cannot be trusted:\n"
                              + "\n".join(f"  {p}" for p in problems)
                              + "\nrecompile the spec, then train and evaluate again")
-    recorded = meta.get("adapter_sha256")
+    recorded = record.adapter_sha256
     if not is_sha256(recorded):
         raise EvalIncomplete(f"{run_dir / 'run.json'}: does not record the adapter's sha256 (adapter_sha256 is "
                              f"{recorded!r}); re-run `syllabus train`")
@@ -408,7 +441,24 @@ def _verify_run(run_dir: Path, build_path: Path, manifest, meta: dict) -> str:
     return got
 
 
-def run(spec_path: Path, device: str | None, runs_root: Path, baseline: Path | None) -> tuple[str, int]:
+@dataclass(frozen=True)
+class RunResult:
+    """The main job's outcome: its run folder, the gate's result, and the wall time."""
+
+    run_dir: Path
+    gate: GateResult
+    seconds: float
+
+    @property
+    def exit_code(self) -> int:
+        return self.gate.exit_code
+
+    def render(self) -> str:
+        return f"{self.gate.render()}\nrun {self.run_dir} in {self.seconds:.0f} s"
+
+
+def run(spec_path: Path, device: str | None = None, runs_root: Path = Path("runs"),
+        baseline: Path | None = None) -> RunResult:
     """The main job: compile → eval base & prompted → general replies → train → eval tuned
     (+ drift on test_general) → gate → report.
 
@@ -463,8 +513,7 @@ def run(spec_path: Path, device: str | None, runs_root: Path, baseline: Path | N
                       adapter_sha256=adapter_sha)
         _drift(build, loaded, trained.model, run_dir, adapter_sha)
     stage("gate", str(run_dir))
-    text, code = gate(run_dir, baseline)
-    return f"{text}\nrun {run_dir} in {time.perf_counter() - started:.0f} s", code
+    return RunResult(run_dir, gate(run_dir, baseline), time.perf_counter() - started)
 
 
 class _Stages:

@@ -10,6 +10,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
+from .names import SPLITS
+
 Scope = Literal["rule", "neighbour"]
 FormKind = Literal["open", "yes_no", "either_or"]
 
@@ -155,9 +157,4 @@ class SplitSet:
     test_general: tuple[GeneralPrompt, ...] = ()
 
     def items(self) -> list[tuple[str, tuple[Example, ...]]]:
-        return [
-            ("train", self.train),
-            ("test_paraphrase", self.test_paraphrase),
-            ("test_form", self.test_form),
-            ("test_locality", self.test_locality),
-        ]
+        return [(name, getattr(self, name)) for name in SPLITS]

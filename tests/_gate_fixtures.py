@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from compiler.training.record import ModelRef, Outcome, RunRecord, write_record
 from compiler.integrity import adapter_sha256, sha256_file
 from compiler.records import Example, Provenance
 from compiler.evaluation.results import ArmResult, Sample, Score, write_arm
@@ -83,12 +84,13 @@ def fake_run(root: Path, arms: Mapping[str, ArmResult], spec: Mapping = SPEC,
     (run / "adapter" / "adapter_model.safetensors").write_bytes(b"lora weights")
     adapter = adapter_sha256(run / "adapter")
     settings = TrainSettings(epochs=3, lr=0.0003, lora_layers=(0.13, 0.53)).to_json()  # what training/lora.py writes
-    (run / "run.json").write_text(json.dumps({
-        "status": "complete", "build_path": str(build), "build_sha256": sha,
-        "model": {"name": "default", "dtype": "float32", "sha256": "c" * 64},
-        "settings": settings, "device": "cpu", "examples": 40, "steps": 15, "final_loss": 0.123456, "wall_s": 12.5,
-        "adapter": "adapter", "adapter_sha256": adapter,
-    }), encoding="utf-8")
+    record = RunRecord(status="running", run_id=run.name, build_sha256=sha, build_path=str(build),
+                       model=ModelRef("default", "c" * 64, "float32", "fp32"), device="cpu", settings=settings,
+                       versions={"syllabus": "0.1.0"}, started_at="2026-11-29T00:00:00+00:00")
+    write_record(record.completed(Outcome(
+        examples=40, retain_lessons=0, steps=15, epochs=3, wall_s=12.5, tokens=4000, answer_tokens=400,
+        tokens_per_s=320.0, answer_tokens_per_s=32.0, first_loss=2.5, final_loss=0.123456, adapter="adapter",
+        adapter_sha256=adapter)), run)
     for name, result in arms.items():  # SHA and a tuned arm naming no adapter stand for "this run's"
         write_arm(replace(result, build_sha256=sha if result.build_sha256 == SHA else result.build_sha256,
                           adapter_sha256=result.adapter_sha256 or (adapter if result.arm == "tuned" else "")),

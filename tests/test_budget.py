@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 import compiler.spec.check as check
-from compiler.spec.budget import count_examples
+from compiler.spec.budget import count_examples, held_count
 from compiler.compilation.chain import compile_loaded
 from compiler.errors import SpecError
 from compiler.compilation.expand import expand
@@ -24,6 +24,15 @@ def _write(tmp_path, edit) -> object:
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+@pytest.mark.parametrize(
+    "n, frac, held",
+    [(0, 0.3, 0), (1, 0.5, 0), (2, 0.0, 0), (2, 0.3, 1), (2, 0.9, 1), (3, 0.3, 1), (7, 0.3, 2), (9, 0.3, 3),
+     (10, 0.3, 3), (10, 0.5, 5), (4, 0.99, 3), (5, 0.99, 4), (5, 0.0, 0)],
+)
+def test_held_count_keeps_one_on_each_side(n, frac, held):
+    assert held_count(n, frac) == held
 
 
 @pytest.mark.parametrize("name", ["blue_products.yaml", "metric_units.yaml", "product_names.yaml"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compiler.spec.check import Parts, check_spec, held_count
+from compiler.spec.check import Parts, check_spec
 from compiler.errors import Problem
 from compiler.spec.library import Family, Form, Library, ParaphraseLexicon, load_library
 from compiler.spec.model import Spec
@@ -59,14 +59,6 @@ def _library(*forms: tuple[str, str, list[list[str]]]) -> Library:
 
 def test_the_founding_spec_has_no_problems():
     assert _check(_spec()) == []
-
-
-@pytest.mark.parametrize(
-    "n, frac, held",
-    [(0, 0.3, 0), (1, 0.5, 0), (2, 0.0, 0), (2, 0.3, 1), (2, 0.9, 1), (3, 0.3, 1), (9, 0.3, 3), (10, 0.5, 5), (4, 0.99, 3)],
-)
-def test_held_count_keeps_one_on_each_side(n, frac, held):
-    assert held_count(n, frac) == held
 
 
 def test_unknown_slot_references():

@@ -26,7 +26,8 @@ from compiler.cli import main
 from compiler.diffs.compare import Side, diff_sides, exit_code, read_audit
 from compiler.diffs.render import render_diff
 from compiler.records import Example, Provenance, SplitSet, stable_hash
-from compiler.spec.model import SPLITS, Leakage
+from compiler.names import SPLITS
+from compiler.spec.model import Leakage
 from tests._fakes import fake_manifest
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,9 +16,8 @@ from compiler.evaluation import results
 from compiler.build.read import read_build
 from compiler.evaluation.arms import _lm, evaluate_arm, evaluate_arms, load_tasks
 from compiler.integrity import adapter_sha256
-from compiler.build.tasks import SCORED_SPLITS, UTILS_FILE, task_files
-
-READINGS = ("mc", "gen")
+from compiler.build.tasks import UTILS_FILE, task_files
+from compiler.names import ARMS, READINGS, SCORED_SPLITS
 
 
 @pytest.fixture(scope="module")
@@ -183,8 +182,8 @@ def test_limit_and_one_reading(model, tok, build, shared_tasks):
 
 def test_evaluate_arms_writes_one_file_per_arm(tok, build, tmp_path):
     peft = evalkit.tiny_peft(evalkit.tiny_model(tok))
-    got = evaluate_arms((peft, tok, "tiny"), build, results.ARMS, tmp_path, limit=3, progress=False)
-    for arm in results.ARMS:
+    got = evaluate_arms((peft, tok, "tiny"), build, ARMS, tmp_path, limit=3, progress=False)
+    for arm in ARMS:
         back = results.read_arm(tmp_path / "eval" / f"{arm}.json")
         assert back.arm == arm and back.model == "tiny" and back.build_sha256 == build.manifest.sha256
         assert back.complete and [s.samples for s in back.scores] == [s.samples for s in got[arm].scores]
@@ -215,8 +214,25 @@ def test_pipeline_evaluate_with_an_adapter(tok, build, tmp_path):
     (run / "run.json").write_text(json.dumps({"model": {"name": str(base_dir)}}), encoding="utf-8")
     got = evaluate(build.path, adapter=run / "adapter", model=None, device="cpu", out=None, limit=2)
     assert got == run
-    arms = {arm: results.read_arm(run / "eval" / f"{arm}.json") for arm in results.ARMS}
+    arms = {arm: results.read_arm(run / "eval" / f"{arm}.json") for arm in ARMS}
     assert all(a.complete and a.model == str(base_dir) for a in arms.values())
     assert all(s.n == 2 for a in arms.values() for s in a.scores)
     # the tuned arm names the adapter it scored, as the gate recomputes it; the others none
     assert arms["tuned"].adapter_sha256 == adapter_sha256(run / "adapter") and arms["base"].adapter_sha256 == ""
+
+
+@pytest.mark.parametrize("arm", ["base", "prompted"])
+def test_the_stock_hflm_engine_gives_the_same_numbers(arm, model, tok, build, base_result):
+    """eval.engine: hflm (lm-eval's own HFLM, no private internals) scores every item as the fast
+    engine does: the way back if an lm-eval upgrade breaks fastlm.py."""
+    from dataclasses import replace as dc_replace
+
+    stock_build = dc_replace(build, spec=build.spec.model_copy(
+        update={"eval": build.spec.eval.model_copy(update={"engine": "hflm"})}))
+    fast = base_result if arm == "base" else evaluate_arm(
+        model, tok, build, arm, readings=READINGS, limit=None, batch_size=3, progress=False)
+    stock = evaluate_arm(model, tok, stock_build, arm, readings=READINGS, limit=None, batch_size=3, progress=False)
+    assert [type(x).__name__ for x in (_lm(model, tok, 3, False, "hflm"),)] == ["StockLM"]
+    for f, s in zip(fast.scores, stock.scores, strict=True):
+        assert (f.split, f.reading, f.n, f.acc) == (s.split, s.reading, s.n, s.acc)
+        assert [(x.id, x.correct, x.reply) for x in f.samples] == [(x.id, x.correct, x.reply) for x in s.samples]

@@ -24,6 +24,12 @@ DEFAULT = Gate().checks
 BUILD = BuildRef("blue-products", SHA)
 
 
+def _gated(run, baseline):
+    """pipeline.gate → (what the CLI prints, exit code)."""
+    result = pipeline.gate(run, baseline)
+    return result.render(), result.exit_code
+
+
 def only(arms, **kw):
     return {**arms, **kw}
 
@@ -460,7 +466,7 @@ def test_decide_never_raises_and_is_consistent(arms, checks, with_build, with_ba
 
 def test_pipeline_gate_pass_writes_reports(tmp_path):
     run, _ = fake_run(tmp_path, good_arms())
-    text, code = pipeline.gate(run, None)
+    text, code = _gated(run, None)
     assert code == 0
     # the fixture spec's answers are explained (the default): checks without a reading read gen
     assert "PASS  min_accuracy[test_paraphrase,gen]" in text and "verdict: PASS (exit 0)" in text
@@ -487,7 +493,7 @@ def test_pipeline_gate_computes_and_writes_the_constant_arm_and_gates_on_it(tmp_
     spec = {**SPEC, "gate": {"checks": [{"kind": "beats_constant", "split": "test_paraphrase"},
                                         {"kind": "beats_prompted", "split": "test_paraphrase", "reading": "mc"}]}}
     run, sha = fake_run(tmp_path, good_arms(), spec, data=_paraphrase_data())
-    text, code = pipeline.gate(run, None)
+    text, code = _gated(run, None)
     constant = read_arm(run / "eval" / "constant.json")
     assert (constant.arm, constant.complete, constant.build_sha256) == ("constant", True, sha)
     score = constant.score("test_paraphrase", "gen")
@@ -515,7 +521,7 @@ def test_pipeline_gate_beats_constant_fails_closed_when_the_build_data_is_damage
     build = json.loads((run / "run.json").read_text())["build_path"]
     (Path(build) / "data" / "test_paraphrase.jsonl").write_text("{broken\n", encoding="utf-8")
     reseal(run)  # compiled that way, not altered after: the integrity check passes, the constant arm cannot read it
-    text, code = pipeline.gate(run, None)
+    text, code = _gated(run, None)
     assert code == 3 and "N/A   beats_constant[test_paraphrase,gen]" in text
     assert "PASS  min_accuracy[test_paraphrase,gen]" in text
     assert "constant arm: the evaluation did not finish (test_paraphrase: " in text
@@ -526,19 +532,19 @@ def test_pipeline_gate_beats_constant_fails_closed_when_the_build_data_is_damage
 def test_pipeline_gate_fail_and_baseline(tmp_path):
     arms = _loc_arms(18, 10)  # locality drops 0.40 vs base
     run, _ = fake_run(tmp_path, arms)
-    text, code = pipeline.gate(run, None)
+    text, code = _gated(run, None)
     assert code == 1 and "FAIL  max_drop_vs_base[test_locality,mc]" in text
     (tmp_path / "other").mkdir()
     good, _ = fake_run(tmp_path / "other", good_arms())
-    assert pipeline.gate(good, None)[1] == 0
-    text, code = pipeline.gate(run, good / "verdict.json")  # locality 0.50 vs the release's 0.90
+    assert pipeline.gate(good, None).exit_code == 0
+    text, code = _gated(run, good / "verdict.json")  # locality 0.50 vs the release's 0.90
     assert code == 1 and "FAIL  no_regression[test_locality,mc]" in text
 
 
 def test_pipeline_gate_missing_arm_file_writes_an_incomplete_verdict(tmp_path):
     run, _ = fake_run(tmp_path, good_arms())
     (run / "eval" / "tuned.json").unlink()  # a malformed one is bad input (2): test_integrity.py
-    text, code = pipeline.gate(run, None)
+    text, code = _gated(run, None)
     assert code == 3 and "tuned arm: no evaluation result" in text
     assert json.loads((run / "verdict.json").read_text())["status"] == "incomplete"
 
@@ -555,7 +561,10 @@ def test_pipeline_gate_bad_run_dirs(tmp_path):
     (run / "run.json").write_text(json.dumps({**meta, "build_sha256": "0" * 64}))
     with pytest.raises(UsageError, match="build changed"):
         pipeline.gate(run, None)
-    (run / "run.json").write_text(json.dumps({"model": "default"}))
+    (run / "run.json").write_text(json.dumps({"status": "complete", "model": "default"}))
+    with pytest.raises(UsageError, match="not a run record as `syllabus train` writes it"):
+        pipeline.gate(run, None)
+    (run / "run.json").write_text(json.dumps({**meta, "build_path": None}))
     with pytest.raises(UsageError, match="build_path"):
         pipeline.gate(run, None)
     (run / "run.json").unlink()
@@ -593,7 +602,7 @@ def test_gate_refuses_a_run_that_did_not_finish_training(tmp_path, status):
 def test_gate_refuses_complete_written_as_a_string(tmp_path):
     run, _ = fake_run(tmp_path, good_arms())
     _edit_json(run / "eval" / "tuned.json", lambda d: d.update(complete="false"))
-    text, code = pipeline.gate(run, None)
+    text, code = _gated(run, None)
     assert code == 3 and "tuned arm: the evaluation did not finish (complete is 'false', not a JSON true or false)" in text
 
 
@@ -611,7 +620,7 @@ def test_gate_trusts_per_item_records_not_a_bare_accuracy(tmp_path, fault):
                     x["correct"] = False
 
     _edit_json(run / "eval" / "tuned.json", plant)
-    text, code = pipeline.gate(run, None)
+    text, code = _gated(run, None)
     assert code == 3
     assert ("per-item records" in text) if fault == "no records" else ("does not match its per-item records" in text)
 

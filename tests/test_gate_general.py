@@ -24,6 +24,12 @@ DRIFT = MaxGeneralDrift(kind="max_general_drift", max=0.3)
 COLLAPSE = MaxCollapsed(kind="max_collapsed", max=0.05)
 
 
+def _gated(run, baseline):
+    """pipeline.gate → (what the CLI prints, exit code)."""
+    result = pipeline.gate(run, baseline)
+    return result.render(), result.exit_code
+
+
 def drift(drops=(0.1, 0.2, 0.1, 0.2), tuned=None, sha=SHA, complete=True) -> DriftResult:
     """Items whose base reply is LONG; `tuned` replies default to LONG too (nothing collapsed)."""
     tuned = tuned or [LONG] * len(drops)
@@ -114,17 +120,17 @@ def test_syllabus_gate_reads_eval_general_json(tmp_path):
     spec = {**SPEC, "retain": {"general": {"share": 0.1}},
             "gate": {"checks": [{"kind": "max_general_drift", "max": 0.3}, {"kind": "max_collapsed", "max": 0.05}]}}
     run, sha = fake_run(tmp_path, good_arms(), spec=spec)
-    text, code = pipeline.gate(run, None)
+    text, code = _gated(run, None)
     assert code == 3 and "general drift: not measured" in text
     adapter = json.loads((run / "run.json").read_text())["adapter_sha256"]
     write_drift(replace(drift(sha=sha), adapter_sha256=adapter), run / "eval" / "general.json")
-    text, code = pipeline.gate(run, None)
+    text, code = _gated(run, None)
     assert code == 0, text
     assert "test_general: drift 0.150" in text
     assert "General behaviour" in (run / "report.md").read_text()
     assert json.loads((run / "verdict.json").read_text())["general"][0]["n"] == 4
     write_drift(drift(sha=sha), run / "eval" / "general.json")  # names no adapter: untrusted
-    text, code = pipeline.gate(run, None)
+    text, code = _gated(run, None)
     assert code == 3 and "general drift: measured with an adapter it does not name" in text
     (run / "eval" / "general.json").write_text("{not json")
     with pytest.raises(UsageError, match="general.json: not JSON"):  # malformed: bad input

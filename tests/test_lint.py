@@ -17,7 +17,7 @@ from compiler.errors import Problem, SpecError
 from compiler.compilation.expand import expand
 from compiler.compilation.lint import lint_examples
 from compiler.spec.loader import load_spec
-from compiler.compilation.paraphrase import apply, operators
+from compiler.compilation.paraphrase import _operator, operators
 from compiler.records import Example, Provenance, SplitSet
 from compiler.compilation.split import split
 from compiler.spec.model import Spec
@@ -65,8 +65,8 @@ def test_the_shipped_specs_compile_to_sound_lessons(path: Path):
 
 
 def test_a_suffix_only_follows_a_prompt_that_ends_a_sentence():
-    assert apply("suffix: Thanks!", "Complete the sentence: The best color for the box is") is None
-    assert apply("suffix: Thanks!", "Fill in the blank: The box should be ___.") == "Fill in the blank: The box should be ___. Thanks!"
+    assert _operator("suffix: Thanks!")("Complete the sentence: The best color for the box is") is None
+    assert _operator("suffix: Thanks!")("Fill in the blank: The box should be ___.") == "Fill in the blank: The box should be ___. Thanks!"
     spec = small_spec(paraphrase={"suffixes": [" Thanks!"], **QUIET},
                       splits={"hold_out": {"operators": 0.0, "forms": ["instruction"]}})
     lessons = [ex for _, rows in _lessons(spec).items() for ex in rows]

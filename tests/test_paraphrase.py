@@ -2,18 +2,18 @@ from compiler.compilation.expand import expand
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler.compilation.paraphrase import Operators, _pick, apply, operators, paraphrase
+from compiler.compilation.paraphrase import Operators, _operator, _pick, operators, paraphrase
 from compiler.spec.model import Paraphrase
 from tests._specs import LIBRARY, small_spec
 
 
 def test_operators_apply_as_named():
-    assert apply("syn:best>ideal", "Which color is best for the box?") == "Which color is ideal for the box?"
-    assert apply("syn:best>ideal", "Best color?") == "Ideal color?"
-    assert apply("syn:best>ideal", "What color?") is None
-    assert apply("prefix:Hey, ", "What color?") == "Hey, what color?"
-    assert apply("suffix: Thanks!", "What color?") == "What color? Thanks!"
-    assert apply("front", "Which color is best for the box?") == "For the box, which color is best?"
+    assert _operator("syn:best>ideal")("Which color is best for the box?") == "Which color is ideal for the box?"
+    assert _operator("syn:best>ideal")("Best color?") == "Ideal color?"
+    assert _operator("syn:best>ideal")("What color?") is None
+    assert _operator("prefix:Hey, ")("What color?") == "Hey, what color?"
+    assert _operator("suffix: Thanks!")("What color?") == "What color? Thanks!"
+    assert _operator("front")("Which color is best for the box?") == "For the box, which color is best?"
 
 
 def test_variants_keep_answer_and_record_operators():
@@ -48,7 +48,7 @@ def test_the_substring_shortcut_picks_what_trying_every_operator_picks(words, un
     want = None
     for i in range(len(_OPS)):
         op = _OPS[(start + i) % len(_OPS)]
-        out = apply(op, text)
+        out = _operator(op)(text)
         if out is not None and out != text:
             want = (op, out)
             break

@@ -2,7 +2,7 @@ from collections import Counter
 
 from compiler.compilation.expand import expand
 from compiler.compilation.paraphrase import operators
-from compiler.compilation.split import n_held, plan, split, split_of
+from compiler.compilation.split import plan, split, split_of
 from tests._specs import LIBRARY, small_spec
 
 
@@ -10,11 +10,6 @@ def _split(spec):
     base = expand(spec, LIBRARY)
     ops = operators(spec.paraphrase, LIBRARY.paraphrase)
     return base, ops, split(spec, LIBRARY, base, ops)
-
-
-def test_n_held_never_takes_everything():
-    assert [n_held(n, 0.3) for n in (0, 1, 2, 3, 7, 10)] == [0, 0, 1, 1, 2, 3]
-    assert n_held(5, 0.99) == 4 and n_held(5, 0.0) == 0
 
 
 def test_splits_are_structurally_disjoint():
@@ -32,7 +27,7 @@ def test_splits_are_structurally_disjoint():
     hp = plan(spec, LIBRARY, base, ops)
     train_ops = {o for e in s.train for o in e.provenance.operators}
     test_ops = {o for _, rows in s.items()[1:] for e in rows for o in e.provenance.operators}
-    assert train_ops <= set(hp.train_ops.all()) and test_ops <= set(hp.test_ops.all())
+    assert train_ops <= {*hp.train_ops.lexical, *hp.train_ops.frame} and test_ops <= {*hp.test_ops.lexical, *hp.test_ops.frame}
     assert not train_ops & test_ops
 
 

@@ -8,7 +8,8 @@ from collections import Counter
 
 import pytest
 
-from compiler.build.read import GENERAL_SPLITS, read_build, read_general, read_split
+from compiler.build.read import read_build, read_general, read_split
+from compiler.names import GENERAL_SPLITS
 from compiler.errors import UsageError
 from compiler.build.stats import render_stats
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 import _evalkit as evalkit
-from compiler.build.tasks import SCORED_SPLITS, UTILS_FILE, group_name, task_files, task_names
+from compiler.build.tasks import UTILS_FILE, group_name, task_files, task_names
+from compiler.names import SCORED_SPLITS
 
 LM_EVAL = Path(sys.executable).parent / "lm_eval"
 

@@ -16,6 +16,7 @@ import torch
 
 from tests._tiny import save_tiny, tiny_examples, tiny_loaded
 from compiler.training import lora as T
+from compiler.training import record as R
 from compiler.errors import UsageError
 from compiler.spec.model import Train
 
@@ -167,15 +168,22 @@ def test_resume_refuses_another_build_other_settings_or_a_finished_run(tmp_path)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     settings = T.TrainSettings(**FAST)
-    (run_dir / "run.json").write_text(json.dumps({"status": "running", "build_sha256": "b" * 64,
-                                                  "settings": settings.to_json()}))
+    record = R.RunRecord(status="interrupted", run_id="run", build_sha256="b" * 64, build_path=None,
+                         model=R.ModelRef("tiny", "a" * 64, "float32", "fp32"), device="cpu",
+                         settings=settings.to_json(), versions={}, started_at=R.now())
+    R.write_record(record, run_dir)
     T.check_resume(run_dir, "b" * 64, settings)
     T.check_resume(run_dir, "b" * 64, T.TrainSettings(**FAST, device="cpu"))  # the device may change
     with pytest.raises(UsageError, match="another build"):
         T.check_resume(run_dir, "c" * 64, settings)
     with pytest.raises(UsageError, match="lr"):
         T.check_resume(run_dir, "b" * 64, T.TrainSettings(**{**FAST, "lr": 1.0}))
-    (run_dir / "run.json").write_text(json.dumps({"status": "complete"}))
+    done = R.Outcome(examples=1, retain_lessons=0, steps=1, epochs=1, wall_s=1.0, tokens=1, answer_tokens=1,
+                     tokens_per_s=1.0, answer_tokens_per_s=1.0, first_loss=1.0, final_loss=1.0, adapter="adapter",
+                     adapter_sha256="d" * 64)
+    completed = record.completed(done)
+    R.write_record(completed, run_dir)
+    assert R.read_record(run_dir) == completed  # run.json is RunRecord's one codec: it reads back equal
     with pytest.raises(UsageError, match="already complete"):
         T.check_resume(run_dir, "b" * 64, settings)
     with pytest.raises(UsageError, match="not a run folder"):

@@ -25,6 +25,7 @@ from typing import Callable, Mapping, TypeVar
 
 from ..errors import UsageError
 from ..integrity import json_kind, read_json, read_json_bytes, what_is_wrong
+from ..names import GENERAL_SPLITS
 from ..records import Example, GeneralPrompt, Provenance
 from ..spec.model import Spec
 
@@ -182,9 +183,6 @@ def _read_rows(path: Path, parse: Callable[[Mapping], T]) -> tuple[T, ...]:
             what = what_is_wrong(exc)
         raise UsageError(f"{where}: {what}; recompile the build") from None
     return tuple(out)
-
-
-GENERAL_SPLITS = ("train_general", "test_general")
 
 
 def read_general(build: Build, split: str) -> tuple[GeneralPrompt, ...]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .read import GENERAL_SPLITS, read_build, read_general, read_split
+from ..names import GENERAL_SPLITS
+from .read import read_build, read_general, read_split
 from ..integrity import build_problems
 
 

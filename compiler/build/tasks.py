@@ -19,10 +19,9 @@ from __future__ import annotations
 import json
 from typing import Iterable, Sequence
 
+from ..names import READINGS, SCORED_SPLITS
 from .read import TaskNames
 
-SCORED_SPLITS = ("train_sample", "test_paraphrase", "test_form", "test_locality")
-READINGS = ("mc", "gen")  # multiple-choice log-likelihood; the verdict a greedy reply reaches
 UTILS_FILE = "utils.py"
 TASK_VERSION = 1
 

@@ -36,10 +36,9 @@ from .. import __version__
 from .read import BUILD_FORMAT
 from ..compilation.chain import CompiledBuild
 from ..errors import BuildError, StorageError, UsageError
+from ..names import SCORED_SPLITS
 from ..records import Example, GeneralPrompt
 from .tasks import group_name, task_files, task_names
-
-SCORED = ("train_sample", "test_paraphrase", "test_form", "test_locality")
 
 
 def _dumps(doc: object) -> str:
@@ -280,7 +279,7 @@ def write_build(compiled: CompiledBuild, out: Path, force: bool = False) -> Path
             _write_general(data, "test_general", compiled.splits.test_general)
         tasks_dir = tmp / "tasks"
         tasks_dir.mkdir()
-        for rel, text in task_files(spec.name, SCORED, spec.eval.max_gen_tokens).items():
+        for rel, text in task_files(spec.name, SCORED_SPLITS, spec.eval.max_gen_tokens).items():
             (tasks_dir / rel).parent.mkdir(parents=True, exist_ok=True)
             (tasks_dir / rel).write_text(text, encoding="utf-8", newline="\n")
         (tmp / "spec.yaml").write_text(loaded.source_text, encoding="utf-8", newline="\n")
@@ -311,7 +310,7 @@ def write_build(compiled: CompiledBuild, out: Path, force: bool = False) -> Path
             "general": general,
             "tasks": {
                 "group": group_name(spec.name),
-                "splits": {s: vars(task_names(spec.name, s)) for s in SCORED},
+                "splits": {s: vars(task_names(spec.name, s)) for s in SCORED_SPLITS},
             },
             "audit": compiled.audit.summary(),
             "files": files,

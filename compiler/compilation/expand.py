@@ -13,12 +13,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterator
 
-from ..spec.library import Library
+from ..spec.library import MC_DISTRACTORS, Library, asked_variables
 from ..records import Example, Provenance, unit_after, unit_hasher
 from ..spec.model import LexEntry, Rule, Spec
 from ..spec.templating import TemplateProblem, render
-
-_MC_DISTRACTORS = 3  # open questions: the answer + up to 3 wrong options (chance = 1/4)
 
 
 @lru_cache(maxsize=4096)
@@ -149,7 +147,7 @@ def _render_items(spec, rule, subject, form, kind, family, t, source, right, ran
     base = subject.variables
     if kind == "open":
         # Choices in a seeded order, so the right answer's position carries no signal.
-        choices = [right] + ranked[:_MC_DISTRACTORS]
+        choices = [right] + ranked[:MC_DISTRACTORS]
         choices = _ranked(spec.seed, (rule.id, form, family, subject.entry.name, "order"), choices)
         yield _make(spec, rule, subject, form, kind, family, t, render(source, base), right, choices, (), replies)
     elif kind == "yes_no":
@@ -157,13 +155,13 @@ def _render_items(spec, rule, subject, form, kind, family, t, source, right, ran
         # No in a negative family) and once with a wrong one (No; Yes).
         yes, no = ("no", "yes") if negative else ("yes", "no")
         for option, answer in ((right, yes), (ranked[0], no)) if ranked else ((right, yes),):
-            text = render(source, {**base, "option": option})
+            text = render(source, {**base, **asked_variables(kind, (option,))})
             yield _make(spec, rule, subject, form, kind, family, t, text, answer, ["yes", "no"], (option,), replies)
     else:  # either_or, both orders
         if not ranked:
             return
         for options in ((right, ranked[0]), (ranked[0], right)):
-            text = render(source, {**base, "options": list(options)})
+            text = render(source, {**base, **asked_variables(kind, options)})
             yield _make(spec, rule, subject, form, kind, family, t, text, right, list(options), options, replies)
 
 

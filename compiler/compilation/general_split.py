@@ -2,7 +2,7 @@
 
 Pure: (the spec's retain.general, the pack, seed, how many rule lessons train holds) →
 `GeneralSides`. The same seeded stable hash as every other split (records.stable_unit):
-in each kind, `held_out` of the families (at least one, never all: split.n_held) go to the
+in each kind, `held_out` of the families (at least one, never all: budget.held_count) go to the
 test side; the rest are the train side. Both sides are then sampled down to their size,
 taking the kinds in turn so that every kind of task is on both sides:
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ..spec.general_pack import GeneralPack
 from ..records import GeneralPrompt, stable_unit
 from ..spec.model import GeneralRetain
-from .split import n_held
+from ..spec.budget import held_count
 
 
 class GeneralShortfall(Exception):
@@ -70,7 +70,7 @@ def split_general(settings: GeneralRetain, pack: GeneralPack, seed: int, n_lesso
     held: set[tuple[str, str]] = set()
     for kind, fams in families.items():
         ranked = sorted(fams, key=lambda f: (stable_unit(seed, "hold", "general", kind, f), f))
-        held |= {(kind, f) for f in ranked[: n_held(len(ranked), settings.held_out)]}
+        held |= {(kind, f) for f in ranked[: held_count(len(ranked), settings.held_out)]}
     train_pool = [p for p in pack.prompts if (p.kind, p.family) not in held]
     test_pool = [p for p in pack.prompts if (p.kind, p.family) in held]
     if not test_pool:

@@ -28,9 +28,6 @@ class Operators:
     lexical: tuple[str, ...]  # synonyms and word order: change the wording inside
     frame: tuple[str, ...]  # prefixes and suffixes: wrap the question
 
-    def all(self) -> tuple[str, ...]:
-        return self.lexical + self.frame
-
 
 def operators(settings: Paraphrase, lexicon: ParaphraseLexicon) -> Operators:
     """Paraphrase settings + library lexicon → every operator id, in a fixed order."""
@@ -68,14 +65,10 @@ def ends_sentence(text: str) -> bool:
 _FRONT = re.compile(r"^(?P<head>\S+(?: \S+){2,}?) (?P<pp>for (?:the |our |a )?[^,:?\-]+)\?$")
 
 
-def apply(op: str, text: str) -> str | None:
-    """One operator on one question → the new text, or None where it does not apply."""
-    return _operator(op)(text)
-
-
 @lru_cache(maxsize=None)
 def _operator(op: str) -> Callable[[str], str | None]:
-    """An operator id → its function, parsed once (compile applies ~3 operators per example)."""
+    """An operator id → its function (one question → the new text, or None where it does not
+    apply), parsed once (compile applies ~3 operators per example)."""
     if op.startswith("syn:"):
         word, syn = op[4:].split(">", 1)
         pattern, capital = _word_re(word), syn[:1].upper() + syn[1:]

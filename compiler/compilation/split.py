@@ -17,24 +17,17 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from ..names import SPLITS
+from ..spec.budget import held_count
 from ..spec.library import Library
 from .paraphrase import Operators, paraphrase
 from ..records import Example, SplitSet, stable_unit, unit_after, unit_hasher
 from ..spec.model import Spec, Splits
 
 
-def n_held(n: int, frac: float) -> int:
-    """How many of n items a fraction holds out: at least 1, and never all of them.
-
-    round(0.3 × 7) = 2 families of 7 held out, 5 trained on; 1 item is never split."""
-    if frac <= 0 or n < 2:
-        return 0
-    return min(n - 1, max(1, round(frac * n)))
-
-
 def _hold(seed: int, key: tuple, items: list[str], frac: float) -> frozenset[str]:
     ranked = sorted(dict.fromkeys(items), key=lambda i: (stable_unit(seed, "hold", *key, i), i))
-    return frozenset(ranked[: n_held(len(ranked), frac)])
+    return frozenset(ranked[: held_count(len(ranked), frac)])
 
 
 @dataclass(frozen=True)
@@ -127,7 +120,7 @@ def _balance(examples: list[Example]) -> list[Example]:
 def split(spec: Spec, library: Library, base: tuple[Example, ...], ops: Operators) -> SplitSet:
     """Base examples → paraphrased examples in four disjoint, balanced, id-sorted splits."""
     hp = plan(spec, library, base, ops)
-    out: dict[str, list[Example]] = {"train": [], "test_paraphrase": [], "test_form": [], "test_locality": []}
+    out: dict[str, list[Example]] = {name: [] for name in SPLITS}
     variants, set_aside = spec.paraphrase.variants, 0
     for ex in base:
         name = split_of(ex, hp, spec.splits, spec.seed)

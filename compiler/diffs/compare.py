@@ -63,7 +63,7 @@ from ..build.read import Build, read_split
 from ..errors import UsageError
 from ..integrity import build_problems, read_json
 from ..records import Example, Provenance
-from ..spec.model import SPLITS, TEST_SPLITS
+from ..names import SPLITS, TEST_SPLITS
 
 Kind = Literal["changed", "moved", "renamed", "added", "removed"]
 SCHEMA_VERSION = 1

@@ -13,6 +13,7 @@ from dataclasses import asdict
 from itertools import groupby
 from typing import Callable, Iterable
 
+from ..markdown import md_escape
 from .compare import SCHEMA_VERSION, AuditDelta, BuildDiff, Counts, Entry, Side
 
 SECTION_TITLES = {
@@ -173,14 +174,8 @@ def _spec_line(old: Side, new: Side) -> str:
 
 # ---------------------------------------------------------------- markdown
 
-def _md_escape(text: str) -> str:
-    """Text → safe inside a Markdown table cell (no row breaks, no raw HTML)."""
-    text = " ".join(text.split())
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _md(text: str) -> str:
-    return _md_escape(_short(text))
+    return md_escape(_short(text))
 
 
 def _code(text: str) -> str:
@@ -208,7 +203,7 @@ def _fit(lines: list[str], budget: int) -> int:
 def _markdown(d: BuildDiff, limit: int) -> str:
     out = [f"### syllabus diff: `{_md(d.old.label)}` → `{_md(d.new.label)}`", "", _spec_line(d.old, d.new), ""]
     for w in d.warnings:  # one quote each, as the leak lines
-        out += [f"> ⚠️ **warning:** {_md_escape(w)}", ""]
+        out += [f"> ⚠️ **warning:** {md_escape(w)}", ""]
     if d.empty:
         total = dict(d.splits)["total"]
         out.append(f"**No differences**: the same {total.new} examples in the same splits.")

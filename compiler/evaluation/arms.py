@@ -13,8 +13,8 @@ its reply. A split that cannot be scored is left out and the arm marked
 `complete=False`, with what failed passed to `warn`: the gate then fails closed (exit 3).
 
 Cost: tasks are loaded once and reused by every arm (a TaskManager over the build's
-folder only, not lm-eval's ~14 000 bundled tasks); the model runs through
-`fastlm.SharedPrefixLM`, which computes the shared prompt prefix once and scores each
+folder only, not lm-eval's ~14 000 bundled tasks); with `eval.engine: fast` (the default)
+the model runs through `fastlm.SharedPrefixLM`, which computes the shared prompt prefix once and scores each
 item's choices during the greedy reply's prompt pass (generation tasks go first, so
 those answers exist when the log-likelihood requests come). Base and prompted run as
 two lm-eval calls, not one: each call's requests then share a long prefix (the system
@@ -34,7 +34,8 @@ from typing import Callable, Iterator, Mapping, Sequence
 from . import results
 from ..build.read import Build
 from ..errors import UsageError
-from ..build.tasks import READINGS, report_order
+from ..build.tasks import report_order
+from ..names import ARMS, READINGS
 
 log = logging.getLogger(__name__)
 
@@ -119,11 +120,12 @@ def _samples(logged: Sequence[Mapping], reading: str) -> tuple[results.Sample, .
     return tuple(out)
 
 
-def _lm(model, tokenizer, batch_size: int, progress: bool):
-    from .fastlm import SharedPrefixLM
+def _lm(model, tokenizer, batch_size: int, progress: bool, engine: str = "fast"):
+    """→ the lm-eval model an engine names: 'fast' (fastlm.SharedPrefixLM) or 'hflm' (stock HFLM)."""
+    from .fastlm import SharedPrefixLM, StockLM
 
     with _quiet():
-        return SharedPrefixLM(model, tokenizer, batch_size=batch_size, progress=progress)
+        return (SharedPrefixLM if engine == "fast" else StockLM)(model, tokenizer, batch_size=batch_size, progress=progress)
 
 
 def evaluate_arm(
@@ -146,11 +148,11 @@ def evaluate_arm(
     `tasks` and `lm` let several arms share one task load and one lm-eval model wrapper."""
     from lm_eval import evaluator
 
-    if arm not in results.ARMS:
-        raise UsageError(f"arm {arm!r}: unknown; use {', '.join(results.ARMS)}")
+    if arm not in ARMS:
+        raise UsageError(f"arm {arm!r}: unknown; use {', '.join(ARMS)}")
     start = time.perf_counter()
     tasks = tasks if tasks is not None else load_tasks(build, readings)
-    lm = lm if lm is not None else _lm(model, tokenizer, batch_size, progress)
+    lm = lm if lm is not None else _lm(model, tokenizer, batch_size, progress, build.spec.eval.engine)
     lm.label, lm.progress = arm, progress
     lm.reset()  # answers kept from an earlier, unfinished call belong to other weights or prompts
     lm.score_choices = "mc" in readings and "gen" in readings
@@ -230,7 +232,7 @@ def evaluate_arms(
     readings = tuple(readings or build.spec.eval.readings)
     batch_size = batch_size or build.spec.eval.batch_size
     tasks = load_tasks(build, readings)
-    lm = _lm(model, tokenizer, batch_size, progress)
+    lm = _lm(model, tokenizer, batch_size, progress, build.spec.eval.engine)
     out: dict[str, results.ArmResult] = {}
     for arm in arms:
         result = evaluate_arm(

@@ -24,7 +24,8 @@ from ..errors import UsageError
 from ..records import Example
 from .results import ArmResult, Sample, Score
 from ..spec.model import Spec
-from ..build.tasks import READINGS, report_order
+from ..build.tasks import report_order
+from ..names import READINGS
 
 MODEL = "constant answer"
 

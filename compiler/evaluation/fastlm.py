@@ -64,6 +64,18 @@ def _pick(logp: torch.Tensor, targets: Sequence[int]) -> tuple[float, bool]:
     return float(picked.sum()), bool((logp.argmax(-1) == toks).all())
 
 
+class StockLM(HFLM):
+    """lm-eval's own HFLM (the `eval.engine: hflm` engine), with the attributes evaluate_arm
+    sets on any engine; it scores choices in their own pass and keeps nothing between calls."""
+
+    def __init__(self, model, tokenizer, batch_size: int = 32, progress: bool = False, label: str = ""):
+        super().__init__(pretrained=model, tokenizer=tokenizer, batch_size=int(batch_size))
+        self.progress, self.label, self.score_choices = progress, label, False
+
+    def reset(self) -> None:
+        """Nothing is kept between calls."""
+
+
 class SharedPrefixLM(HFLM):
     """HFLM over an in-memory model; see the module docstring for what it shares."""
 

@@ -18,17 +18,10 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Mapping
 
 from ..errors import UsageError
-from ..integrity import json_kind, read_json, what_is_wrong
-
-Arm = Literal["base", "prompted", "constant", "tuned"]
-# The arms lm-eval scores into runs/<id>/eval/<arm>.json: a run lacking one is incomplete.
-ARMS: tuple[Arm, ...] = ("base", "prompted", "tuned")
-# Every arm a verdict shows, in report column order: the baselines, then the tuned model.
-# `constant` is no model: the gate computes it from the build (constant.py).
-REPORT_ARMS: tuple[Arm, ...] = ("base", "prompted", "constant", "tuned")
+from ..integrity import json_kind, read_json, what_is_wrong, write_atomic
 
 
 def wilson_interval(correct: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -123,9 +116,7 @@ def write_arm(result: ArmResult, path: Path) -> None:
         ],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, indent=1, allow_nan=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, json.dumps(doc, indent=1, allow_nan=True) + "\n")
 
 
 def _str(doc: Mapping, key: str, default: str | None = None) -> str:
@@ -307,9 +298,7 @@ def write_drift(result: DriftResult, path: Path) -> None:
         ],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, indent=1, allow_nan=True, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, json.dumps(doc, indent=1, allow_nan=True, ensure_ascii=False) + "\n")
 
 
 def read_drift(path: Path) -> DriftResult:

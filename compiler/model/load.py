@@ -23,7 +23,6 @@ Precision ($SYLLABUS_PRECISION: auto | fp32 | bf16; auto unless set):
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import json
 import os
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import SyllabusError
+from ..integrity import sha256_file, write_atomic
 from ..records import stable_hash
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -174,16 +174,10 @@ def file_sha256(path: Path) -> str:
             return text
     except OSError:
         pass
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    value = digest.hexdigest()
+    value = sha256_file(path)
     try:
         sidecar.parent.mkdir(parents=True, exist_ok=True)
-        tmp = sidecar.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(value + "\n")
-        os.replace(tmp, sidecar)
+        write_atomic(sidecar, value + "\n")
     except OSError:
         pass  # a read-only cache only costs a re-hash next time
     return value

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from ..records import Example
-from ..evaluation.results import REPORT_ARMS, ArmResult, DriftResult
+from ..evaluation.results import ArmResult, DriftResult
+from ..names import REPORT_ARMS
 
 MISSES_PER_SPLIT = 3
 
@@ -26,7 +27,7 @@ class FormRow:
     form: str
     reading: str
     n: int
-    acc: tuple[float | None, ...]  # in results.REPORT_ARMS order: base, prompted, constant, tuned
+    acc: tuple[float | None, ...]  # in names.REPORT_ARMS order: base, prompted, constant, tuned
 
 
 @dataclass(frozen=True)

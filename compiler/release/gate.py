@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Literal, Mapping, Sequence
 
 from ..errors import UsageError
-from ..evaluation.results import ARMS, REPORT_ARMS, ArmResult, DriftResult, DriftScore, Score
+from ..evaluation.results import ArmResult, DriftResult, DriftScore, Score
+from ..names import ARMS, READINGS, REPORT_ARMS, SCORED_SPLITS, Reading
 from ..spec.model import (
     GENERAL_CHECK_KINDS,
     BeatsBase,
@@ -35,9 +36,7 @@ from ..spec.model import (
     MaxGap,
     MaxGeneralDrift,
     MinAccuracy,
-    Reading,
 )
-from ..build.tasks import READINGS, SCORED_SPLITS
 
 EXIT = {"pass": 0, "fail": 1, "incomplete": 3}
 
@@ -199,7 +198,7 @@ def _other_adapter(what: str, recorded: str, adapter_sha: str) -> str:
 class _Checker:
     """Evaluates checks against one set of arms; collects reasons as it goes.
 
-    An evaluated arm (results.ARMS) that is missing or unusable makes the whole verdict
+    An evaluated arm (names.ARMS) that is missing or unusable makes the whole verdict
     incomplete (`bad_arms`); the constant arm only the checks that read it (`unusable`)."""
 
     def __init__(self, arms: Mapping[str, ArmResult | None], expected: BuildRef | None,

@@ -30,9 +30,10 @@ import yaml
 from .. import __version__
 from .breakdown import FormRow, GeneralPair, Miss
 from ..errors import UsageError
+from ..integrity import write_atomic
 from .gate import BaselineVerdict, BuildRef, GeneralRow, TableRow, Verdict
-from ..evaluation.results import REPORT_ARMS
-from ..build.tasks import READINGS, SCORED_SPLITS
+from ..markdown import md_escape
+from ..names import READINGS, REPORT_ARMS, SCORED_SPLITS
 
 SCHEMA = 1
 DEFAULT_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # what model "default" is
@@ -139,22 +140,17 @@ def render_text(verdict: Verdict, context: ReportContext) -> str:
     return "\n".join(lines)
 
 
-def _md_escape(text: str) -> str:
-    """User text → Markdown-safe: a pipe would split a table cell, a <tag> would vanish on GitHub."""
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
-
-
 def render_markdown(verdict: Verdict, context: ReportContext) -> str:
     out = [f"## {_HEAD[verdict.status]}: syllabus gate for `{context.build.name}` (exit {verdict.exit_code})", ""]
     out.append(f"{_summary_line(verdict)}.")
     if verdict.reasons:
-        out += [""] + [f"- {_md_escape(r)}" for r in verdict.reasons]
+        out += [""] + [f"- {md_escape(r)}" for r in verdict.reasons]
     out += ["", "### Checks", ""]
     if context.primary_reading:
         out += [_reading_note(context.primary_reading), ""]
     out += ["| | check | observed | threshold | detail |", "|---|---|---|---|---|"]
     for c in verdict.checks:
-        out.append(f"| {_MARK[c.passed]} | `{c.name}` | {_f(c.observed)} | {_f(c.threshold)} | {_md_escape(c.detail)} |")
+        out.append(f"| {_MARK[c.passed]} | `{c.name}` | {_f(c.observed)} | {_f(c.threshold)} | {md_escape(c.detail)} |")
     out += ["", "### Accuracy per split (Wilson 95% interval)", "", _ARMS_NOTE, "",
             "| split | reading | " + " | ".join(REPORT_ARMS) + " |", "|---|---|" + "---|" * len(REPORT_ARMS)]
     for split, reading in _score_keys(verdict):
@@ -175,9 +171,9 @@ def render_markdown(verdict: Verdict, context: ReportContext) -> str:
     if context.misses:
         out += ["", "### Some held-out questions the tuned model missed", "",
                 "| split | form | question | answer | tuned reply |", "|---|---|---|---|---|"]
-        out += [f"| {m.split} | {m.form} | {_md_escape(m.prompt)} | {_md_escape(m.answer)} | {_md_escape(m.reply)} |"
+        out += [f"| {m.split} | {m.form} | {md_escape(m.prompt)} | {md_escape(m.answer)} | {md_escape(m.reply)} |"
                 for m in context.misses]
-    out += ["", "### Build", ""] + [f"- {_md_escape(line)}" for line in _build_lines(context, code="`")]
+    out += ["", "### Build", ""] + [f"- {md_escape(line)}" for line in _build_lines(context, code="`")]
     return "\n".join(out) + "\n"
 
 
@@ -204,8 +200,8 @@ def _md_general(verdict: Verdict, context: ReportContext) -> list[str]:
             for g in verdict.general]
     if context.general_pairs:
         out += ["", "| kind | prompt | base reply | tuned reply | drop |", "|---|---|---|---|---|"]
-        out += [f"| {p.kind} | {_md_escape(p.prompt)} | {_md_escape(_cut(p.base_reply))} | "
-                f"{_md_escape(_cut(p.tuned_reply))}{' **(collapsed)**' if p.collapsed else ''} | {_f(p.drop, 2)} |"
+        out += [f"| {p.kind} | {md_escape(p.prompt)} | {md_escape(_cut(p.base_reply))} | "
+                f"{md_escape(_cut(p.tuned_reply))}{' **(collapsed)**' if p.collapsed else ''} | {_f(p.drop, 2)} |"
                 for p in context.general_pairs]
     return out
 
@@ -451,10 +447,10 @@ def render_model_card(verdict: Verdict, context: ReportContext) -> str:
     }]
     body = [f"# {context.build.name}: LoRA adapter", ""]
     if context.description:
-        body += [_md_escape(context.description), ""]
+        body += [md_escape(context.description), ""]
     body += [f"A LoRA adapter for `{hub or context.model}` trained by syllabus to follow "
              f"{'this rule' if len(context.rules) == 1 else 'these rules'}:", ""]
-    body += [f"> **{r.id}**: {_md_escape(r.statement)}" for r in context.rules]
+    body += [f"> **{r.id}**: {md_escape(r.statement)}" for r in context.rules]
     body += ["", f"## Evaluation: {verdict.status.upper()} (exit {verdict.exit_code})", "",
              "Accuracy with Wilson 95% interval. The `test_` splits were held out of training "
              "(new phrasings, a new question form, out-of-scope subjects); `train_sample` is a sample "
@@ -474,25 +470,18 @@ def render_model_card(verdict: Verdict, context: ReportContext) -> str:
     return "---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n\n" + "\n".join(body)
 
 
-def _atomic_write(path: Path, text: str) -> Path:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)  # a reader sees the old file or the new one, never half of one
-    return path
-
-
 def write_reports(verdict: Verdict, context: ReportContext, run_dir: Path) -> dict[str, Path]:
     """(verdict, context, runs/<id>/) → {"verdict", "markdown", "html", "junit"[, "model_card"]: path}."""
     run_dir = Path(run_dir)
     doc = json.dumps(verdict_document(verdict, context), indent=2, ensure_ascii=False, allow_nan=False)
     written = {
-        "verdict": _atomic_write(run_dir / "verdict.json", doc + "\n"),
-        "markdown": _atomic_write(run_dir / "report.md", render_markdown(verdict, context)),
-        "html": _atomic_write(run_dir / "report.html", render_html(verdict, context)),
-        "junit": _atomic_write(run_dir / "junit.xml", render_junit(verdict, context)),
+        "verdict": write_atomic(run_dir / "verdict.json", doc + "\n"),
+        "markdown": write_atomic(run_dir / "report.md", render_markdown(verdict, context)),
+        "html": write_atomic(run_dir / "report.html", render_html(verdict, context)),
+        "junit": write_atomic(run_dir / "junit.xml", render_junit(verdict, context)),
     }
     if (run_dir / "adapter").is_dir():
-        written["model_card"] = _atomic_write(run_dir / "adapter" / "README.md", render_model_card(verdict, context))
+        written["model_card"] = write_atomic(run_dir / "adapter" / "README.md", render_model_card(verdict, context))
     return written
 
 

@@ -29,6 +29,16 @@ ASKED = {"open": 1, "yes_no": 2, "either_or": 2}
 DRAWS_PER_EXAMPLE = 100
 
 
+def held_count(n: int, frac: float) -> int:
+    """How many of n items (template families, operators, neighbours, general families) a
+    hold-out fraction takes: none when frac is 0 or n < 2, else round(frac·n) clamped to
+    [1, n-1] so both sides keep one. round(0.3 × 7) = 2 families of 7 held out, 5 trained
+    on; n=2, frac=0.3 → round(0.6) = 1 held, 1 left for train."""
+    if frac <= 0 or n < 2:
+        return 0
+    return min(n - 1, max(1, round(frac * n)))
+
+
 @dataclass(frozen=True)
 class RuleCount:
     """What one rule multiplies: its subjects × questions each, its neighbours × theirs, × wordings."""

@@ -15,25 +15,23 @@ templates get one trial render each instead of one per value.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Mapping, Sequence
 
-from .budget import DRAWS_PER_EXAMPLE, count_examples
+from .budget import DRAWS_PER_EXAMPLE, count_examples, held_count
 from ..errors import Problem
-from .library import Library
+from .library import FORM_SCALARS, MC_DISTRACTORS, Library
 from .model import GENERAL_CHECK_KINDS, MAX_EXAMPLES, Gate, HoldOut, LexEntry, Retain, Rule, Spec
 from .templating import Scope, TemplateProblem, check_template, render
-from .yamlio import field_name
+from .yamlio import did_you_mean, field_name
 
 # (file or None for the spec itself, path in that file) → (file, line, col)
 Locate = Callable[[str | None, tuple], tuple[str, int, int]]
 
-_FORM_SCALARS = {"open": set(), "yes_no": {"option"}, "either_or": {"options"}}
-_RESERVED = {"attribute", "option", "options", "answer"}  # template scalars a slot name would shadow
-MIN_DISTRACTORS = 3  # open questions are scored against up to 3 wrong answers
+# Template scalars a slot name would shadow: a form's (FORM_SCALARS) and a phrasing's `answer`.
+_RESERVED = {"attribute", "answer"}.union(*FORM_SCALARS.values())
 
 
 @dataclass(frozen=True)
@@ -56,13 +54,6 @@ class Parts:
         return cls(lexicon, tuple(enumerate(spec.rules)), spec.splits.hold_out, spec.gate, retain=spec.retain,
                    variants=spec.paraphrase.variants, max_examples=spec.limits.max_examples,
                    gate_written="gate" in spec.model_fields_set)
-
-
-def held_count(n: int, frac: float) -> int:
-    """How many of n template families (or neighbours) the split holds out:
-    none when frac is 0 or n < 2, else round(frac·n) clamped to [1, n-1] so both
-    sides keep one. n=2, frac=0.3 → round(0.6)=1 held, 1 left for train."""
-    return 0 if frac == 0 or n < 2 else min(n - 1, max(1, round(frac * n)))
 
 
 @dataclass
@@ -118,11 +109,6 @@ def value_clash(value: str, wrong: str) -> str | None:
     return None
 
 
-def _did_you_mean(word: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'? " if close else ""
-
-
 def _template(
     report: Report, path: tuple, source: str, scope: Scope, trials: Sequence[Mapping[str, object]],
     *, file: str | None = None, context: str = "",
@@ -169,7 +155,7 @@ class _RuleCheck:
             return None
         if name not in self.lex:
             slots = sorted(self.lex)
-            self.report.add(path, f"unknown lexicon slot '{name}'", _did_you_mean(name, slots) + f"slots in the lexicon: {', '.join(slots) or '(none)'}")
+            self.report.add(path, f"unknown lexicon slot '{name}'", did_you_mean(name, slots) + f"slots in the lexicon: {', '.join(slots) or '(none)'}")
             return None
         return self.lex[name] or None  # an empty slot is reported by the lexicon check
 
@@ -203,10 +189,10 @@ class _RuleCheck:
         known = sorted(self.library.forms)
         for k, form in enumerate(rule.forms):
             if form not in self.library.forms:
-                self.report.add(base + ("forms", k), f"unknown form '{form}'", _did_you_mean(form, known) + f"available forms: {', '.join(known)}")
+                self.report.add(base + ("forms", k), f"unknown form '{form}'", did_you_mean(form, known) + f"available forms: {', '.join(known)}")
         for form in rule.templates:
             if form not in self.library.forms:
-                self.report.add(base + ("templates", form), f"unknown form '{form}'", _did_you_mean(form, known) + f"available forms: {', '.join(known)}")
+                self.report.add(base + ("templates", form), f"unknown form '{form}'", did_you_mean(form, known) + f"available forms: {', '.join(known)}")
             elif form not in rule.forms:
                 self.report.add(base + ("templates", form), f"templates for form '{form}' are never used: '{form}' is not in forms",
                                 f"add '{form}' to rules[{self.i}].forms, or remove these templates", warn=True)
@@ -231,9 +217,9 @@ class _RuleCheck:
         if not wrong:
             self.report.add(path, f"distractor slot '{rule.distractors}' has no value other than the rule's value '{rule.value}'",
                             f"add wrong answers to lexicon.{rule.distractors}: the model is scored on picking '{rule.value}' over them")
-        elif len(wrong) < MIN_DISTRACTORS:
+        elif len(wrong) < MC_DISTRACTORS:
             self.report.add(path, f"distractor slot '{rule.distractors}' has only {len(wrong)} value(s) other than '{rule.value}'",
-                            f"open questions are scored against up to {MIN_DISTRACTORS} distractors; add more to lexicon.{rule.distractors}", warn=True)
+                            f"open questions are scored against up to {MC_DISTRACTORS} distractors; add more to lexicon.{rule.distractors}", warn=True)
 
     def overlap(self, subjects: tuple[LexEntry, ...], neighbours: tuple[LexEntry, ...]) -> None:
         rule = self.rule
@@ -298,7 +284,7 @@ class _RuleCheck:
         everyone = in_scope + (self._trials(neighbours, None) if neighbours else [])
         used_by = f" (form '{{form}}', used by rule '{rule.id}')"
         for form in forms:
-            scalars = frozenset({"attribute"} | _FORM_SCALARS[lib.forms[form].kind])
+            scalars = frozenset({"attribute"} | FORM_SCALARS[lib.forms[form].kind])
             scope = Scope(scalars, {"subject": lib_fields})
             for fi, family in enumerate(lib.forms[form].families):
                 for ti, source in enumerate(family.templates):
@@ -349,7 +335,7 @@ def _check_hold_out(parts: Parts, library: Library, report: Report) -> None:
     known = sorted(library.forms)
     for k, form in enumerate(held):
         if form not in library.forms:
-            report.add(("splits", "hold_out", "forms", k), f"unknown form '{form}'", _did_you_mean(form, known) + f"available forms: {', '.join(known)}")
+            report.add(("splits", "hold_out", "forms", k), f"unknown form '{form}'", did_you_mean(form, known) + f"available forms: {', '.join(known)}")
         elif parts.rules and not any(form in rule.forms for _, rule in parts.rules):
             report.add(("splits", "hold_out", "forms", k), f"form '{form}' is held out but no rule uses it", "test_form gets nothing from it", warn=True)
     for i, rule in parts.rules:

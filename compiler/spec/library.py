@@ -11,15 +11,37 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Literal, Mapping, Sequence, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from ..records import FormKind
 from .general_pack import GeneralPack, load_general_pack
 from .model import Sentence, Synonym
 from .yamlio import parse_model
 
 BUILTIN_PACK = Path(__file__).resolve().parents[2] / "templates"  # <repo>/templates
+# Open questions are multiple choice: the answer + up to 3 wrong options (chance = 1/4).
+# expand draws that many distractors; check warns when a rule's distractor slot has fewer.
+MC_DISTRACTORS = 3
+
+
+def asked_variables(kind: FormKind, asked: Sequence[str]) -> dict[str, object]:
+    """What a form's template renders with besides `attribute`, `subject` and the subject's
+    slot, by the form's kind: the option a yes_no question asks about, both options of an
+    either_or in the order asked, nothing for an open question.
+    ('yes_no', ['red']) → {'option': 'red'}; ('either_or', ['blue', 'red']) → {'options': ['blue', 'red']}."""
+    if kind == "yes_no":
+        return {"option": asked[0]}
+    if kind == "either_or":
+        return {"options": list(asked)}
+    return {}
+
+
+# The names asked_variables binds, per kind: what check_spec lets a form's templates use.
+FORM_SCALARS: Mapping[str, frozenset[str]] = {
+    kind: frozenset(asked_variables(kind, ("", ""))) for kind in get_args(FormKind)
+}
 
 
 class _Strict(BaseModel):
@@ -37,7 +59,7 @@ class FamilyFile(_Strict):
 
 class FormFile(_Strict):
     form: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    kind: Literal["open", "yes_no", "either_or"]
+    kind: FormKind
     description: str = ""
     families: list[FamilyFile] = Field(min_length=1)
 
@@ -70,7 +92,7 @@ class Family:
 @dataclass(frozen=True)
 class Form:
     name: str
-    kind: Literal["open", "yes_no", "either_or"]
+    kind: FormKind
     families: tuple[Family, ...]
 
 

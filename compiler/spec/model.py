@@ -11,19 +11,10 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
+from ..names import READINGS, GeneralSplit, Reading, ScoredSplit
+
 FORMAT_VERSION = 1
 
-# The four splits of a build, in report order. `train_sample` is a scored sample of
-# train (memorization), never a split of its own.
-SPLITS = ("train", "test_paraphrase", "test_form", "test_locality")
-TEST_SPLITS = SPLITS[1:]
-SplitName = Literal["train", "test_paraphrase", "test_form", "test_locality"]
-ScoredSplit = Literal["train_sample", "test_paraphrase", "test_form", "test_locality"]
-Reading = Literal["mc", "gen"]
-# Held-out general prompts (retain.general): scored as drift from the base model's own
-# replies, not as accuracy, so no accuracy check reads it and no lm-eval task holds it.
-GENERAL_SPLIT = "test_general"
-GeneralSplit = Literal["test_general"]
 # How a lesson answers. `explained`: the fact first, then the verdict ("The fork should be
 # blue, not red, so no.") — a small model can use a taught fact (compare, choose) only when
 # the answer states it before deciding. `terse`: the bare answer word ("No").
@@ -283,8 +274,14 @@ class Train(Strict):
 class Eval(Strict):
     train_sample: int = Field(100, ge=1, le=100_000, description="Train examples scored to show memorization.")
     batch_size: int = Field(32, ge=1, le=4096)
-    readings: list[Reading] = Field(default_factory=lambda: ["mc", "gen"], min_length=1)
+    readings: list[Reading] = Field(default_factory=lambda: list(READINGS), min_length=1)
     max_gen_tokens: int = Field(16, ge=1, le=256)
+    engine: Literal["fast", "hflm"] = Field(
+        "fast",
+        description="'fast': lm-eval's HFLM with syllabus's speed-ups (a batch's shared prompt prefix runs once; "
+        "choices are scored during the greedy pass), which override lm-eval internals; 'hflm': lm-eval's stock "
+        "HFLM, slower, the same numbers: the way back should an lm-eval upgrade break 'fast'.",
+    )
 
 
 def _reading() -> Any:

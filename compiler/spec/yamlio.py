@@ -16,7 +16,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Sequence, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -314,8 +314,10 @@ def _model_at(model: type[BaseModel], loc: Loc) -> Any:
     return _strip(args[0]) if len(args) == 1 else tp
 
 
-def _suggest(word: Any, choices: list[str]) -> str:
-    close = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6)
+def did_you_mean(word: Any, choices: Sequence[str]) -> str:
+    """A word the user wrote and the names allowed there → "did you mean 'x'? " for the closest
+    (difflib ratio ≥ 0.6), or "" when none is close: the start of a hint."""
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'? " if close else ""
 
 
@@ -351,7 +353,7 @@ def _one_error(err: dict[str, Any], doc: YamlDoc, model: type[BaseModel]) -> Pro
         line, col = doc.key_position(loc)
         allowed = sorted(parent.model_fields) if isinstance(parent, type) and issubclass(parent, BaseModel) else []
         message = f"unknown field '{loc[-1]}'"
-        hint = _suggest(loc[-1], allowed) + (f"allowed fields: {', '.join(allowed)}" if allowed else "remove it")
+        hint = did_you_mean(loc[-1], allowed) + (f"allowed fields: {', '.join(allowed)}" if allowed else "remove it")
         hint += _MODEL_HINTS.get(getattr(parent, "__name__", ""), "")
     elif kind in ("union_tag_invalid", "union_tag_not_found"):
         kinds = _quoted(ctx.get("expected_tags", ""))
@@ -359,10 +361,10 @@ def _one_error(err: dict[str, Any], doc: YamlDoc, model: type[BaseModel]) -> Pro
         if tag_found == found + ("kind",):
             line, col, shown = tag_line, tag_col, tag_found
         message = f"unknown check kind '{ctx.get('tag')}'" if kind == "union_tag_invalid" else "missing field 'kind'"
-        hint = _suggest(ctx.get("tag", ""), kinds) + f"kinds: {', '.join(sorted(kinds))}"
+        hint = did_you_mean(ctx.get("tag", ""), kinds) + f"kinds: {', '.join(sorted(kinds))}"
     elif kind == "literal_error":
         message = f"{err['msg']}, got {_describe(err.get('input'))}"
-        hint = _suggest(err.get("input"), _quoted(ctx.get("expected", ""))).strip()
+        hint = did_you_mean(err.get("input"), _quoted(ctx.get("expected", ""))).strip()
     elif kind == "value_error":  # our own validators: the message already says what and how
         message = str(ctx.get("error", err["msg"]))
     elif kind == "string_pattern_mismatch":

@@ -34,7 +34,8 @@ import torch
 
 from ..model.batching import LengthGroupedBatches, batch_loss, collate, encode_example, encode_pair
 from ..errors import SyllabusError, UsageError
-from ..integrity import adapter_sha256, read_json
+from ..integrity import adapter_sha256, write_atomic
+from .record import FILE as RUN_FILE, ModelRef, Outcome, RetainRef, RunRecord, now as now_utc, read_record, write_record
 from ..model.load import LoadedModel
 from ..records import Example
 
@@ -135,12 +136,6 @@ def new_run_dir(runs_root: Path, build_name: str) -> Path:
     raise UsageError(f"{runs_root}: could not create a new run folder for {build_name}")
 
 
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _read_log(path: Path) -> list[dict]:
     """train_log.jsonl → its rows; a line cut short by a kill mid-write is dropped."""
     rows = []
@@ -237,8 +232,7 @@ def _trainer_classes():
 
         def on_save(self, args, state, control, **kw):
             done = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            (done / f".{COMPLETE}.tmp").write_text(f"{state.global_step}\n")
-            os.replace(done / f".{COMPLETE}.tmp", done / COMPLETE)  # written last: the checkpoint now counts
+            write_atomic(done / COMPLETE, f"{state.global_step}\n")  # written last: the checkpoint now counts
             for old in Path(args.output_dir).glob("checkpoint-*"):
                 if old != done:
                     shutil.rmtree(old, ignore_errors=True)
@@ -259,22 +253,16 @@ class _EpochLoader(torch.utils.data.DataLoader):
 def check_resume(run_dir: Path, build_sha256: str, settings: TrainSettings) -> None:
     """UsageError unless run_dir is an unfinished run of this build with these settings (the
     device may change). Cheap: callers run it before loading a model."""
-    run_json = Path(run_dir) / "run.json"
-    if not run_json.exists():
-        raise UsageError(f"{run_dir}: not a run folder (no run.json); pass a runs/<id> folder to --resume")
-    # a folder, unreadable, not JSON, a list: not what train writes (whole, by os.replace)
-    record = read_json(run_json, "this run cannot be resumed, start a new one")
-    if record.get("status") == "complete":
+    if not (Path(run_dir) / RUN_FILE).exists():
+        raise UsageError(f"{run_dir}: not a run folder (no {RUN_FILE}); pass a runs/<id> folder to --resume")
+    # a folder, unreadable, not JSON, a list, a field missing: not what train writes (whole, atomically)
+    record = read_record(run_dir, "this run cannot be resumed, start a new one")
+    if record.status == "complete":
         raise UsageError(f"{run_dir}: this run is already complete; start a new run instead of --resume")
-    missing = [k for k, kind in (("status", str), ("build_sha256", str), ("settings", dict))
-               if not isinstance(record.get(k), kind)]
-    if missing:
-        raise UsageError(f"{run_json}: lacks {', '.join(missing)} (or has {'it' if len(missing) == 1 else 'them'} "
-                         "in the wrong shape); this run cannot be resumed, start a new one")
-    if record.get("build_sha256") != build_sha256:
-        raise UsageError(f"{run_dir}: was trained on another build (manifest sha256 {record.get('build_sha256')}); "
+    if record.build_sha256 != build_sha256:
+        raise UsageError(f"{run_dir}: was trained on another build (manifest sha256 {record.build_sha256}); "
                          "resume it with the build it started from")
-    now, then = settings.to_json(), record["settings"]
+    now, then = settings.to_json(), record.settings
     changed = [f"{k}: {then.get(k)!r} → {now[k]!r}" for k in now if k != "device" and then.get(k) != now[k]]
     if changed:
         raise UsageError(f"{run_dir}: settings differ from the interrupted run ({'; '.join(changed)}); "
@@ -289,7 +277,7 @@ def train_lora(loaded: LoadedModel, examples: Sequence[Example], settings: Train
     model, wrapped; `disable_adapter()` gives the base back). resume=True continues run_dir from
     its newest complete checkpoint."""
     run_dir = Path(run_dir)
-    run_json, log_path, checkpoints = run_dir / "run.json", run_dir / "train_log.jsonl", run_dir / "checkpoints"
+    log_path, checkpoints = run_dir / "train_log.jsonl", run_dir / "checkpoints"
     if not examples:
         raise UsageError("the build's train split is empty: nothing to train on")
     resume_from = None
@@ -301,18 +289,16 @@ def train_lora(loaded: LoadedModel, examples: Sequence[Example], settings: Train
     kept = [row for row in _read_log(log_path) if row["step"] <= done_step]  # steps after it are redone
     log_path.write_text("".join(json.dumps(row) + "\n" for row in kept), encoding="utf-8")
 
-    record = {
-        "status": "running", "run_id": run_dir.name, "build_sha256": build_sha256,
+    record = RunRecord(
+        status="running", run_id=run_dir.name, build_sha256=build_sha256,
         # where `syllabus gate` finds the build (its gate block); absolute, so the run folder can move
-        "build_path": str(Path(build_path).resolve()) if build_path is not None else None,
-        "model": {"name": loaded.name, "sha256": loaded.sha256, "dtype": str(loaded.dtype).removeprefix("torch."),
-                  "precision": loaded.precision},
-        "device": str(loaded.device), "settings": settings.to_json(), "versions": _versions(),
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "resumed_from_step": done_step if resume_from else None,
-        "retain_general": {"lessons": len(retain), "written_by": retain_by} if retain else None,
-    }
-    _write_json(run_json, record)
+        build_path=str(Path(build_path).resolve()) if build_path is not None else None,
+        model=ModelRef(loaded.name, loaded.sha256, str(loaded.dtype).removeprefix("torch."), loaded.precision),
+        device=str(loaded.device), settings=settings.to_json(), versions=_versions(), started_at=now_utc(),
+        resumed_from_step=done_step if resume_from else None,
+        retain_general=RetainRef(len(retain), retain_by) if retain else None,
+    )
+    write_record(record, run_dir)
     try:
         return _fit(loaded, examples, settings, run_dir, record, resume_from, progress, retain)
     except TrainingInterrupted:
@@ -321,17 +307,16 @@ def train_lora(loaded: LoadedModel, examples: Sequence[Example], settings: Train
         # Out of memory, a NaN, a full disk, a bug: the run is over, and run.json says why rather
         # than "running" forever. The error itself still reaches the caller.
         with suppress(OSError):  # a full disk must not hide the error that ended the run
-            _write_json(run_json, {**record, "status": "failed", "error": f"{type(exc).__name__}: {exc}",
-                                   "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+            write_record(record.ended("failed", f"{type(exc).__name__}: {exc}"), run_dir)
         raise
 
 
-def _fit(loaded: LoadedModel, examples: Sequence[Example], settings: TrainSettings, run_dir: Path, record: dict,
+def _fit(loaded: LoadedModel, examples: Sequence[Example], settings: TrainSettings, run_dir: Path, record: RunRecord,
          resume_from: Path | None, progress: bool, retain: Sequence["Reply"]) -> TrainResult:
     """train_lora's work once run.json says "running": train, save the adapter, record the run complete."""
     from transformers import PrinterCallback, TrainingArguments, set_seed
 
-    run_json, log_path, checkpoints = run_dir / "run.json", run_dir / "train_log.jsonl", run_dir / "checkpoints"
+    log_path, checkpoints = run_dir / "train_log.jsonl", run_dir / "checkpoints"
     encoded = [encode_example(loaded.tokenizer, ex, settings.max_length) for ex in examples]
     # A reply cut at its length bound is trained on without an eos: it must not teach stopping there.
     encoded += [encode_pair(loaded.tokenizer, r.prompt, r.text, settings.max_length, ends=r.finished) for r in retain]
@@ -360,7 +345,7 @@ def _fit(loaded: LoadedModel, examples: Sequence[Example], settings: TrainSettin
         try:
             trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
         except (TrainingInterrupted, KeyboardInterrupt):
-            _write_json(run_json, {**record, "status": "interrupted"})
+            write_record(record.ended("interrupted"), run_dir)
             raise TrainingInterrupted(
                 f"training interrupted; continue it with `syllabus train BUILD --resume {run_dir}`") from None
     wall = time.perf_counter() - start
@@ -378,15 +363,14 @@ def _fit(loaded: LoadedModel, examples: Sequence[Example], settings: TrainSettin
     first, final = (losses[0], sum(losses[-tail:]) / tail) if losses else (math.nan, math.nan)
     result = TrainResult(run_dir=run_dir, adapter_dir=adapter_dir, model=model, first_loss=first, final_loss=final,
                          tokens_per_s=meter["tokens"] / max(wall, 1e-9), wall_s=wall, steps=trainer.state.global_step)
-    _write_json(run_json, {
-        **record, "status": "complete", "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "examples": len(examples), "retain_lessons": len(retain), "steps": result.steps, "epochs": settings.epochs, "wall_s": round(wall, 3),
-        "tokens": meter["tokens"], "answer_tokens": meter["answer"], "tokens_per_s": round(result.tokens_per_s, 2),
-        "answer_tokens_per_s": round(meter["answer"] / max(wall, 1e-9), 2),
-        "first_loss": first, "final_loss": final, "adapter": "adapter",
+    write_record(record.completed(Outcome(
+        examples=len(examples), retain_lessons=len(retain), steps=result.steps, epochs=settings.epochs,
+        wall_s=round(wall, 3), tokens=meter["tokens"], answer_tokens=meter["answer"],
+        tokens_per_s=round(result.tokens_per_s, 2), answer_tokens_per_s=round(meter["answer"] / max(wall, 1e-9), 2),
+        first_loss=first, final_loss=final, adapter="adapter",
         # what the gate recomputes before it trusts a score of this adapter (integrity.py)
-        "adapter_sha256": adapter_sha256(adapter_dir),
-    })
+        adapter_sha256=adapter_sha256(adapter_dir),
+    )), run_dir)
     shutil.rmtree(checkpoints, ignore_errors=True)  # the run is complete: the adapter is the artifact
     return result
 

@@ -14,12 +14,12 @@ hash is unknown (models.LoadedModel.sha256 == "") is never cached.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from ..integrity import write_atomic
 from ..model.greedy import greedy_replies
 from ..model.load import LoadedModel, cache_root
 from ..records import stable_hash
@@ -84,9 +84,7 @@ def _write(path: Path, reply: Reply, writer: Writer, max_new_tokens: int) -> Non
            "model": writer.name, "model_sha256": writer.sha256, "max_new_tokens": max_new_tokens}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(doc, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, path)  # atomic: a reader sees a whole reply or none
+        write_atomic(path, json.dumps(doc, ensure_ascii=False) + "\n")  # a reader sees a whole reply or none
     except OSError:
         pass  # a read-only cache only costs writing the reply again next time
 

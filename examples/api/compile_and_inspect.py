@@ -3,9 +3,10 @@
     python examples/api/compile_and_inspect.py                       # specs/blue_products.yaml
     python examples/api/compile_and_inspect.py SPEC --out DIR -n 5
 
-Spec file → build folder (pipeline.compile_spec) → read back (buildio.read_build /
-read_split) → counts per split, and a few held-out questions with their answers.
-The same calls the `syllabus compile` and `syllabus stats` commands make.
+Spec file → build folder (compiler.compile) → read back (compiler.read_build /
+compiler.read_split) → counts per split, and a few held-out questions with their answers.
+The same calls the `syllabus compile` and `syllabus stats` commands make, through the public
+API alone (`compiler.__all__`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from compiler.build.read import read_build, read_split
-from compiler.errors import SyllabusError
-from compiler.pipeline import compile_spec
+import compiler
 
 ROOT = Path(__file__).resolve().parents[2]
 HELD_OUT = ("test_paraphrase", "test_form", "test_locality")
@@ -33,12 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Warnings (e.g. a small split) arrive through `echo`; errors are SyllabusErrors
         # whose message names the file, line and field.
-        result = compile_spec(args.spec, args.out, echo=lambda w: print(w, file=sys.stderr))
-    except SyllabusError as exc:
+        result = compiler.compile(args.spec, args.out, echo=lambda w: print(w, file=sys.stderr))
+    except compiler.SyllabusError as exc:
         print(f"error: {exc.user_message()}", file=sys.stderr)
         return exc.exit_code
 
-    build = read_build(result.path)
+    build = compiler.read_build(result.path)
     m = build.manifest
     print(f"build {m.name} at {build.path}")
     print(f"  manifest sha256 {m.sha256[:12]}  spec sha256 {m.spec_sha256[:12]}  seed {m.seed}")
@@ -50,12 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     for split, n in sorted(m.counts.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0])):
         print(f"  {split:<16} {n:>5}")
 
-    train = read_split(build, "train")
+    train = compiler.read_split(build, "train")
     forms = Counter(e.provenance.form for e in train)
     print("train by form: " + ", ".join(f"{form} {n}" for form, n in sorted(forms.items())))
 
     for split in HELD_OUT:
-        examples = read_split(build, split)
+        examples = compiler.read_split(build, split)
         print(f"\n{split} ({len(examples)}), first {min(args.n, len(examples))}:")
         for ex in examples[: args.n]:
             p = ex.provenance

@@ -25,7 +25,7 @@ from compiler.build.read import read_build  # noqa: E402
 from compiler.diffs.compare import diff_sides, exit_code, read_side  # noqa: E402
 from compiler.diffs.render import render_diff  # noqa: E402
 from compiler.records import Example, Provenance, stable_hash  # noqa: E402
-from compiler.spec.model import SPLITS  # noqa: E402
+from compiler.names import SPLITS  # noqa: E402
 from tests._fakes import fake_manifest  # noqa: E402
 
 FORMS = ("open", "yes_no", "either_or", "instruction", "completion")
