@@ -73,6 +73,12 @@ class StorageError(SyllabusError):
         return cls(f"{where}{exc.strerror or exc}; check the free disk space and the permissions there")
 
 
+class ModelError(SyllabusError):
+    """A model that cannot be found or loaded; the message says how to get it."""
+
+    exit_code = 2
+
+
 class BuildError(SyllabusError):
     """A compile that cannot produce a sound build (e.g. the leakage audit refused it)."""
 

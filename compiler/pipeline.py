@@ -16,7 +16,6 @@ from .errors import Problem
 
 if TYPE_CHECKING:  # pragma: no cover
     from .diffs.compare import BuildDiff
-    from .training.record import RunRecord
     from .release.gate import Verdict
     from .build.read import Build
     from .spec.loader import LoadedSpec
@@ -263,30 +262,11 @@ def evaluate(build_path: Path, adapter: Path | None = None, model: str | None = 
         target = loaded.with_adapter(adapter)
         arms += ("tuned",)
     with loaded.compute(target):
-        evaluate_arms((target, loaded.tokenizer, loaded.name), build, arms, run_dir, limit=limit,
+        evaluate_arms(target, loaded.tokenizer, build, arms, run_dir, model_name=loaded.name, limit=limit,
                       adapter_sha256=adapter_sha)
         if adapter is not None:
             _drift(build, loaded, target, run_dir, adapter_sha)
     return run_dir
-
-
-def _training_facts(record: "RunRecord") -> tuple[tuple[str, str], ...]:
-    """A complete run's record → (name, value) lines for the model card: the settings that made
-    the adapter (LoRA rank, modules, layers, lr, epochs, seed), then what the run did."""
-    shown = lambda v: ", ".join(map(str, v)) if isinstance(v, list) else str(round(v, 4) if isinstance(v, float) else v)  # noqa: E731
-    facts = [(k, shown(v)) for k, v in sorted(record.settings.items()) if v is not None and k not in ("device", "checkpoint_every")]
-    facts.append(("device", record.device))
-    done = record.outcome
-    if done is not None:
-        facts += [(k, shown(getattr(done, k))) for k in ("examples", "retain_lessons", "steps", "final_loss", "wall_s",
-                                                          "tokens_per_s") if not (k == "retain_lessons" and not done.retain_lessons)]
-    if record.retain_general is not None and record.retain_general.written_by is not None:
-        facts.append(("retain_replies_by", record.retain_general.written_by))
-    return tuple(facts)
-
-
-# What a gate writes that a CI reads: a refused gate must not leave an earlier verdict behind.
-_VERDICT_FILES = ("verdict.json", "junit.xml")
 
 
 @dataclass(frozen=True)
@@ -306,139 +286,26 @@ class GateResult:
 
 
 def gate(run_dir: Path, baseline: Path | None = None) -> GateResult:
-    """_gate, and when it refuses before deciding (exit 2 or 3), the verdict files an earlier
-    gate wrote in run_dir are removed: a CI reading verdict.json must not find a stale PASS."""
-    from .errors import SyllabusError
-
-    try:
-        return _gate(run_dir, baseline)
-    except SyllabusError:
-        if Path(run_dir).is_dir():
-            for name in _VERDICT_FILES:
-                stale = Path(run_dir) / name
-                if stale.is_file():
-                    stale.unlink()
-        raise
-
-
-def _gate(run_dir: Path, baseline: Path | None) -> GateResult:
     """runs/<id>/ → eval/constant.json, verdict.json + reports; GateResult.
 
-    Verifies before it trusts: run.json names the build (its manifest's sha256) and the
-    adapter (integrity.adapter_sha256); every build file must match the manifest, the adapter
-    folder its hash, and the tuned arm and drift files must name that adapter. Anything it
-    cannot verify → EvalIncomplete (3) with the reason; a file that is not what it should be
-    (not JSON, the wrong shape, a folder) → UsageError (2) naming it; not a folder, or a
-    run.json without its build → UsageError (2); no eval/ or no run.json → EvalIncomplete (3).
-    A missing arm file is the gate's to judge: the verdict is written and says "incomplete"
-    (3). The constant arm is computed here from the build (once verified), never read back."""
-    from .release.breakdown import by_form, general_pairs, misses
-    from .build.read import read_build, read_manifest, read_split
-    from .evaluation.constant import constant_arm
-    from .errors import EvalIncomplete, UsageError
-    from .release.gate import BuildRef, decide
-    from .integrity import read_json
-    from .training.record import read_record
-    from .release.report import ReportContext, RuleInfo, read_baseline, render_text, write_reports
-    from .build.tasks import report_order
-    from .evaluation.results import read_arm, read_drift, write_arm
-    from .names import ARMS, READINGS
+    verify the run folder (release/verify.py) → judge it (release/judge.py: read its eval/ files,
+    decide, assemble the report context) → write the reports (release/report.py). When it refuses
+    before deciding (exit 2 or 3), the verdict files an earlier gate wrote in run_dir are removed:
+    a CI reading verdict.json must not find a stale PASS."""
+    from .errors import SyllabusError
+    from .release.judge import judge
+    from .release.report import clear_verdict, write_reports
+    from .release.text_report import render_text
+    from .release.verify import verify_run
 
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise UsageError(f"{run_dir}: not a run folder (no such directory); pass the runs/<id>/ that `syllabus train` printed")
-    if not (run_dir / "eval").is_dir():
-        raise EvalIncomplete(f"{run_dir}: no eval/ folder, the run was never evaluated; run `syllabus eval BUILD --adapter {run_dir / 'adapter'}` first")
-    run_json = run_dir / "run.json"
-    if not run_json.exists():
-        raise EvalIncomplete(f"{run_json}: missing, so training did not finish; re-run `syllabus train` (or `--resume {run_dir}`)")
-    status = read_json(run_json, "re-run `syllabus train`").get("status")
-    if status != "complete":  # interrupted, failed, still running, or not written by train
-        raise EvalIncomplete(f"{run_json}: status is {status!r}, not 'complete': training did not finish; "
-                             f"continue it with `syllabus train BUILD --resume {run_dir}`")
-    record = read_record(run_dir, "re-run `syllabus train`")  # a finished run: every field typed, or exit 2
-    if record.build_path is None:
-        raise UsageError(f"{run_json}: does not say where its build is (build_path); re-run `syllabus train`")
-    build_path, want_sha = Path(record.build_path), record.build_sha256
-    if not build_path.is_absolute() and not build_path.exists() and (run_dir / build_path).exists():
-        build_path = run_dir / build_path  # a path written relative to the run folder
-    manifest = read_manifest(build_path)
-    if manifest.sha256 != want_sha:
-        raise UsageError(
-            f"{build_path}: the build changed after this run was trained (manifest sha256 {manifest.sha256[:12]}, "
-            f"run.json says {want_sha[:12]}); recompile the spec the run used, or train and evaluate again"
-        )
-    adapter_sha = _verify_run(run_dir, build_path, manifest, record)  # before any file it vouches for is read
-    build = read_build(build_path)
-    arms = {}
-    for arm in ARMS:  # a missing file is the verdict's to name (incomplete); a malformed one is bad input (2)
-        path = run_dir / "eval" / f"{arm}.json"
-        arms[arm] = read_arm(path) if path.exists() else None
-    arms["constant"] = constant_arm(build)  # a damaged data file makes it incomplete: its checks fail closed
-    write_arm(arms["constant"], run_dir / "eval" / "constant.json")  # so a user can see what each item got
-    general = None
-    if build.spec.retain.general is not None and (run_dir / "eval" / "general.json").exists():
-        general = read_drift(run_dir / "eval" / "general.json")  # missing: the checks that read it fail closed
     try:
-        base = read_baseline(baseline) if baseline is not None else None
-    except RecursionError:  # read_baseline names every other way the file is broken
-        raise UsageError(f"--baseline {baseline}: JSON nested too deeply to read; pass the verdict.json of the "
-                         "last release") from None
-    try:  # the per-form breakdown is extra: a damaged data file must not stop the verdict being written
-        scored = {split: read_split(build, split) for split in report_order(build.manifest.tasks)}
-    except (UsageError, OSError, ValueError, KeyError, TypeError):
-        scored = {}
-    ref = BuildRef(build.manifest.name, build.manifest.sha256)
-    primary = build.spec.primary_reading()
-    verdict = decide(build.spec.gate.checks, arms, base, ref, primary, general, adapter_sha)
-    readings = [r for r in READINGS if r in build.spec.eval.readings]
-    missed_in = primary if primary in readings else readings[0]  # the reading the checks mostly use
-    tuned = arms.get("tuned")
-    model = record.model.name
-    context = ReportContext(
-        run_id=run_dir.resolve().name,
-        build=ref,
-        spec_sha256=build.manifest.spec_sha256,
-        rules=tuple(RuleInfo(r.id, r.statement) for r in build.spec.rules),
-        model=model,
-        description=build.spec.description,
-        counts=tuple(build.manifest.counts.items()),
-        training=_training_facts(record),
-        by_form=by_form(scored, arms, readings),
-        misses=misses({s: rows for s, rows in scored.items() if s != "train_sample"}, arms.get("tuned"), missed_in),
-        primary_reading=primary,
-        general_pairs=general_pairs(general),
-        general_expected=build.spec.retain.general is not None,
-    )
-    paths = write_reports(verdict, context, run_dir)
-    return GateResult(verdict, render_text(verdict, context), dict(paths))
-
-
-def _verify_run(run_dir: Path, build_path: Path, manifest, record: "RunRecord") -> str:
-    """A finished run, its build's manifest (pinned by run.json) and run.json → the adapter's
-    sha256, once every build file matches the manifest and the adapter folder matches run.json;
-    EvalIncomplete (3) naming every mismatch otherwise: the scores were not of these bytes."""
-    from .errors import EvalIncomplete
-    from .integrity import adapter_sha256, build_problems, is_sha256
-
-    problems = build_problems(build_path, manifest.files, manifest.spec_sha256)
-    if problems:
-        raise EvalIncomplete(f"{build_path}: the build is not what was compiled, so its scores cannot be trusted:\n"
-                             + "\n".join(f"  {p}" for p in problems)
-                             + "\nrecompile the spec, then train and evaluate again")
-    recorded = record.adapter_sha256
-    if not is_sha256(recorded):
-        raise EvalIncomplete(f"{run_dir / 'run.json'}: does not record the adapter's sha256 (adapter_sha256 is "
-                             f"{recorded!r}); re-run `syllabus train`")
-    adapter = run_dir / "adapter"
-    if not adapter.is_dir():
-        raise EvalIncomplete(f"{adapter}: missing, so no score can be traced to the adapter run.json records; "
-                             "re-run `syllabus train`")
-    got = adapter_sha256(adapter)
-    if got != recorded:
-        raise EvalIncomplete(f"{adapter}: sha256 {got[:12]} is not the {recorded[:12]} run.json records: the adapter "
-                             "was altered after training; re-run `syllabus train` and `syllabus eval`")
-    return got
+        run = verify_run(run_dir)
+        judged = judge(run, baseline)
+        paths = write_reports(judged.verdict, judged.context, run.run_dir)
+    except SyllabusError:
+        clear_verdict(run_dir)
+        raise
+    return GateResult(judged.verdict, render_text(judged.verdict, judged.context), dict(paths))
 
 
 @dataclass(frozen=True)
@@ -490,7 +357,7 @@ def run(spec_path: Path, device: str | None = None, runs_root: Path = Path("runs
     n_readings = len(build.spec.eval.readings)
     stage("evaluate base, prompted", f"{len(build.manifest.tasks)} splits × {n_readings} reading{'s' * (n_readings > 1)}")
     with loaded.compute(loaded.model):
-        evaluate_arms(loaded, build, ("base", "prompted"), run_dir)
+        evaluate_arms(loaded.model, loaded.tokenizer, build, ("base", "prompted"), run_dir, model_name=loaded.name)
     retain: tuple = ()
     if general is not None:
         writer = general.teacher or f"{loaded.name} (self-distillation)"
@@ -509,7 +376,7 @@ def run(spec_path: Path, device: str | None = None, runs_root: Path = Path("runs
     stage("evaluate tuned", "the same items, adapter on" + (", and the drift on test_general" if general else ""))
     adapter_sha = adapter_sha256(trained.adapter_dir)  # the saved form of the weights scored next
     with loaded.compute(trained.model):
-        evaluate_arms((trained.model, loaded.tokenizer, loaded.name), build, ("tuned",), run_dir,
+        evaluate_arms(trained.model, loaded.tokenizer, build, ("tuned",), run_dir, model_name=loaded.name,
                       adapter_sha256=adapter_sha)
         _drift(build, loaded, trained.model, run_dir, adapter_sha)
     stage("gate", str(run_dir))

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 
 from compiler.compilation.audit import audit
 from compiler.cli import main
-from compiler.diffs.compare import Side, diff_sides, exit_code, read_audit
+from compiler.diffs.compare import diff_sides, exit_code
+from compiler.diffs.sides import Side, read_audit
 from compiler.diffs.render import render_diff
 from compiler.records import Example, Provenance, SplitSet, stable_hash
 from compiler.names import SPLITS

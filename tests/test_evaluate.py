@@ -182,7 +182,7 @@ def test_limit_and_one_reading(model, tok, build, shared_tasks):
 
 def test_evaluate_arms_writes_one_file_per_arm(tok, build, tmp_path):
     peft = evalkit.tiny_peft(evalkit.tiny_model(tok))
-    got = evaluate_arms((peft, tok, "tiny"), build, ARMS, tmp_path, limit=3, progress=False)
+    got = evaluate_arms(peft, tok, build, ARMS, tmp_path, model_name="tiny", limit=3, progress=False)
     for arm in ARMS:
         back = results.read_arm(tmp_path / "eval" / f"{arm}.json")
         assert back.arm == arm and back.model == "tiny" and back.build_sha256 == build.manifest.sha256
@@ -193,7 +193,7 @@ def test_tuned_without_an_adapter_is_a_usage_error(model, tok, build, tmp_path):
     from compiler.errors import UsageError
 
     with pytest.raises(UsageError, match="adapter"):
-        evaluate_arms((model, tok, "tiny"), build, ("base", "tuned"), tmp_path, progress=False)
+        evaluate_arms(model, tok, build, ("base", "tuned"), tmp_path, model_name="tiny", progress=False)
 
 
 def test_tasks_load_once_and_gen_tasks_come_first(build):

@@ -12,8 +12,12 @@ import pytest
 from compiler import pipeline
 from compiler.release.breakdown import general_pairs
 from compiler.errors import UsageError
-from compiler.release.gate import BuildRef, decide
-from compiler.release.report import ReportContext, render_html, render_markdown, render_text, verdict_document
+from compiler.release.ci_files import verdict_document
+from compiler.release.context import ReportContext
+from compiler.release.gate import decide
+from compiler.release.html_report import render_html
+from compiler.release.text_report import render_markdown, render_text
+from compiler.release.verdict import BuildRef
 from compiler.evaluation.results import DriftItem, DriftResult, DriftScore, write_drift
 from compiler.spec.model import Gate, MaxCollapsed, MaxGeneralDrift
 from tests._gate_fixtures import SHA, SPEC, fake_run, good_arms
@@ -75,7 +79,8 @@ def test_what_cannot_be_verified_is_incomplete(general, why):
 
 
 def test_drift_checks_never_count_as_regressions_and_need_no_reading():
-    from compiler.release.gate import BaselineVerdict, resolve_readings
+    from compiler.release.gate import resolve_readings
+    from compiler.release.verdict import BaselineVerdict
 
     assert resolve_readings([DRIFT], "gen") == (DRIFT,)
     base = BaselineVerdict("blue-products", SHA, "pass", ())

@@ -104,7 +104,7 @@ def test_a_file_in_the_way_is_refused(tmp_path, monkeypatch):
 
 
 def _owned_temp(parent: Path, name: str, pid: int, host: str | None = None) -> Path:
-    """A temp folder as build._temp_folder makes it, with a 1 MB file in it."""
+    """A temp folder as build.ownership.temp_folder makes it, with a 1 MB file in it."""
     folder = parent / f".b.{pid}.{name}.tmp"
     folder.mkdir()
     (folder / "syllabus-compile.json").write_text(json.dumps({"pid": pid, "host": host or socket.gethostname()}))

@@ -11,8 +11,12 @@ import pytest
 import yaml
 
 from compiler.errors import UsageError
-from compiler.release.gate import BuildRef, decide
-from compiler.release.report import ReportContext, RuleInfo, read_baseline, render_text, write_reports
+from compiler.release.ci_files import read_baseline
+from compiler.release.context import ReportContext, RuleInfo
+from compiler.release.gate import decide
+from compiler.release.report import write_reports
+from compiler.release.text_report import render_text
+from compiler.release.verdict import BuildRef
 from compiler.spec.model import Gate, MaxDropVsBase, MinAccuracy
 from tests._gate_fixtures import SHA, good_arms, k_of_n, score
 
@@ -246,7 +250,7 @@ def test_every_report_shows_the_constant_arm_beside_the_others(run_dir):
 
 
 def test_chart_has_a_bar_per_arm_including_constant():
-    from compiler.release.report import _chart_png
+    from compiler.release.html_report import _chart_png
 
     with_constant, without = _chart_png(_with_constant()), _chart_png(decide(Gate().checks, good_arms(), build=CONTEXT.build))
     assert with_constant.startswith(b"\x89PNG") and without.startswith(b"\x89PNG")

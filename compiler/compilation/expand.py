@@ -76,6 +76,7 @@ def _subjects(spec: Spec, rule: Rule) -> Iterator[_Subject]:
             yield _Subject(entry, "neighbour", slot, render(rule.neighbours.answer, base), base)
 
 
+# Internal, not a SyllabusError: chain._expand turns it into a located SpecError.
 class RenderFailure(Exception):
     """A template that failed while expanding, with where it is written: `file` (None: the
     spec) and the path of its template list in that file, for a located error."""
@@ -115,9 +116,36 @@ def expand_rule(spec: Spec, library: Library, rule: Rule, index: int = 0) -> Ite
         raise RenderFailure(failed.problem, file, path, failed.context) from None
 
 
+# Internal control flow: expand_rule turns it into a RenderFailure with the template's file and path.
 class _Failed(Exception):
     def __init__(self, problem: TemplateProblem, form: str, family: str, t: int, context: str):
         self.problem, self.form, self.family, self.t, self.context = problem, form, family, t, context
+
+
+@dataclass(frozen=True)
+class _Family:
+    """What every question of one (subject, form, template family) shares, built once."""
+
+    spec: Spec
+    rule: Rule
+    subject: _Subject
+    form: str
+    kind: str  # the form's kind: "open" | "yes_no" | "either_or"
+    family: str  # the family id
+    negative: bool  # the family asks with negative polarity (yes/no swapped)
+    right: str  # the subject's right answer
+    ranked: list[str]  # the wrong answers in this family's seeded order
+    replies: dict  # shared per-rule cache of rendered replies (see _make)
+
+
+@dataclass(frozen=True)
+class _Question:
+    """One rendered question before it becomes an Example."""
+
+    prompt: str
+    answer: str  # the right answer (lowercase, as lexicon words are)
+    choices: tuple[str, ...]  # what the multiple-choice reading offers
+    asked: tuple[str, ...]  # the options the question names (yes/no: one; either/or: two)
 
 
 def _expand_rule(spec: Spec, library: Library, rule: Rule) -> Iterator[Example]:
@@ -133,40 +161,44 @@ def _expand_rule(spec: Spec, library: Library, rule: Rule) -> Iterator[Example]:
             kind = library.forms[form].kind
             for family, templates, negative in _families(library, rule, form, subject.scope):
                 ranked = spill + _ranked(spec.seed, (rule.id, form, family, subject.entry.name), wrong)
+                ctx = _Family(spec, rule, subject, form, kind, family, negative, right, ranked, replies)
                 for t, source in enumerate(templates):
                     try:
-                        yield from _render_items(
-                            spec, rule, subject, form, kind, family, t, source, right, ranked, negative, replies
-                        )
+                        yield from _render_items(ctx, t, source)
                     except TemplateProblem as exc:  # costs nothing until one fails
                         label = "subject" if subject.scope == "rule" else "neighbour"
                         raise _Failed(exc, form, family, t, f"{label} '{subject.entry.name}'") from None
 
 
-def _render_items(spec, rule, subject, form, kind, family, t, source, right, ranked, negative, replies) -> Iterator[Example]:
-    base = subject.variables
+def _render_items(ctx: _Family, t: int, source: str) -> Iterator[Example]:
+    """One template of a family → its questions, by the form's kind."""
+    base, right, ranked, kind = ctx.subject.variables, ctx.right, ctx.ranked, ctx.kind
     if kind == "open":
         # Choices in a seeded order, so the right answer's position carries no signal.
         choices = [right] + ranked[:MC_DISTRACTORS]
-        choices = _ranked(spec.seed, (rule.id, form, family, subject.entry.name, "order"), choices)
-        yield _make(spec, rule, subject, form, kind, family, t, render(source, base), right, choices, (), replies)
+        key = (ctx.rule.id, ctx.form, ctx.family, ctx.subject.entry.name, "order")
+        choices = _ranked(ctx.spec.seed, key, choices)
+        yield _make(ctx, t, _Question(render(source, base), right, tuple(choices), ()))
     elif kind == "yes_no":
         # Balanced by construction: the same question once with the right option (Yes;
         # No in a negative family) and once with a wrong one (No; Yes).
-        yes, no = ("no", "yes") if negative else ("yes", "no")
+        yes, no = ("no", "yes") if ctx.negative else ("yes", "no")
         for option, answer in ((right, yes), (ranked[0], no)) if ranked else ((right, yes),):
             text = render(source, {**base, **asked_variables(kind, (option,))})
-            yield _make(spec, rule, subject, form, kind, family, t, text, answer, ["yes", "no"], (option,), replies)
+            yield _make(ctx, t, _Question(text, answer, ("yes", "no"), (option,)))
     else:  # either_or, both orders
         if not ranked:
             return
         for options in ((right, ranked[0]), (ranked[0], right)):
             text = render(source, {**base, **asked_variables(kind, options)})
-            yield _make(spec, rule, subject, form, kind, family, t, text, right, list(options), options, replies)
+            yield _make(ctx, t, _Question(text, right, options, options))
 
 
-def _make(spec, rule, subject, form, kind, family, t, prompt, answer, choices, asked, replies) -> Example:
-    prov = Provenance(rule.id, form, kind, family, t, subject.scope, subject.entry.name, tuple(asked), ())
+def _make(ctx: _Family, t: int, question: _Question) -> Example:
+    """A rendered question (template number `t` of its family) → an Example with its reply."""
+    spec, rule, subject, kind, replies = ctx.spec, ctx.rule, ctx.subject, ctx.kind, ctx.replies
+    answer, choices, asked = question.answer, question.choices, question.asked
+    prov = Provenance(rule.id, ctx.form, kind, ctx.family, t, subject.scope, subject.entry.name, asked, ())
     ex_id = example_id(prov)
     explained = rule.style(spec.answers) == "explained"
     if explained:
@@ -190,7 +222,7 @@ def _make(spec, rule, subject, form, kind, family, t, prompt, answer, choices, a
         )
     return Example(
         id=ex_id,
-        prompt=prompt,
+        prompt=question.prompt,
         answer=display(answer),
         reply=replies[key],
         choices=shown,

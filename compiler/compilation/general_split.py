@@ -22,6 +22,7 @@ from ..spec.model import GeneralRetain
 from ..spec.budget import held_count
 
 
+# Internal, not a SyllabusError: chain._general turns it into a SpecError located at `path`.
 class GeneralShortfall(Exception):
     """The pack cannot give a side the prompts the spec asks for; `path` is the spec field to change."""
 

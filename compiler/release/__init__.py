@@ -1,5 +1,8 @@
-"""release/: scores → a verdict, reports and an exit code.
+"""release/: a run folder → a verdict, reports and an exit code.
 
-gate (checks → Verdict) · report (text, Markdown, HTML, JUnit, model card) · breakdown (per-form
-and per-item views of the scores).
+verify (run folder → VerifiedRun) · judge (VerifiedRun → Verdict + ReportContext) · gate
+(checks → Verdict: decide) · checks (one check kind → CheckResult) · verdict (the Verdict
+types) · breakdown (per-form and per-item views of the scores) · report (writes every file)
+with its renderers: context, formatting, text_report (text, Markdown), html_report,
+ci_files (verdict.json, junit.xml, --baseline), model_card.
 """

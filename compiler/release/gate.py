@@ -1,7 +1,8 @@
 """The release gate: scores + thresholds → a verdict with reasons and an exit code.
 
-Pure: data in, verdict out, no IO. `pipeline.gate` reads the files and `report`
-writes them. The gate fails closed: anything it cannot evaluate soundly (a missing
+Pure: data in, verdict out, no IO. verify.py and judge.py read the run folder, checks.py
+evaluates each check kind, verdict.py holds the types, and report.py writes the files.
+The gate fails closed: anything it cannot evaluate soundly (a missing
 or unfinished arm, a missing metric, NaN, an empty split, item ids that do not pair
 up, an arm scored on another build) makes the verdict `incomplete` (exit 3), and
 every such case is named in `reasons`. The `constant` arm (constant.py) is no
@@ -13,412 +14,20 @@ records do not give).
 A check that names no reading uses the spec's primary reading (Spec.primary_reading);
 `decide` resolves it first, so every result and name says which reading it used.
 
+decide: (checks, arms, baseline, build, primary reading, drift, adapter) → Verdict.
 Exit codes: 0 pass · 1 a threshold missed · 2 bad input · 3 incomplete.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import Literal, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from ..errors import UsageError
-from ..evaluation.results import ArmResult, DriftResult, DriftScore, Score
-from ..names import ARMS, READINGS, REPORT_ARMS, SCORED_SPLITS, Reading
-from ..spec.model import (
-    GENERAL_CHECK_KINDS,
-    BeatsBase,
-    BeatsConstant,
-    BeatsPrompted,
-    Check,
-    MaxCollapsed,
-    MaxDropVsBase,
-    MaxGap,
-    MaxGeneralDrift,
-    MinAccuracy,
-)
-
-EXIT = {"pass": 0, "fail": 1, "incomplete": 3}
-
-Status = Literal["pass", "fail", "incomplete"]
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One threshold, evaluated. `passed` is None when it could not be evaluated."""
-
-    name: str  # unique within a verdict: "min_accuracy[test_form,mc]"
-    kind: str
-    split: str
-    reading: str
-    passed: bool | None
-    observed: float  # nan when not evaluated
-    threshold: float
-    detail: str  # one human sentence with the numbers
-
-
-@dataclass(frozen=True)
-class TableRow:
-    """Accuracy of one arm on one split under one reading, with its Wilson 95 % interval."""
-
-    arm: str
-    split: str
-    reading: str
-    acc: float
-    n: int
-    wilson_low: float
-    wilson_high: float
-
-
-@dataclass(frozen=True)
-class Gap:
-    """Memorization gap of the tuned arm: train_sample accuracy − a held-out split's."""
-
-    split: str
-    reading: str
-    train_acc: float
-    split_acc: float
-    gap: float
-
-
-@dataclass(frozen=True)
-class BuildRef:
-    """Which build a run was scored on: its name and the sha256 of its manifest.json."""
-
-    name: str
-    sha256: str
-
-
-@dataclass(frozen=True)
-class BaselineVerdict:
-    """What the gate needs from the last release's verdict.json: its build and tuned scores."""
-
-    build_name: str
-    build_sha256: str
-    status: str
-    tuned: tuple[TableRow, ...]  # arm = "tuned"
-
-    def score(self, split: str, reading: str) -> TableRow | None:
-        return next((s for s in self.tuned if s.split == split and s.reading == reading), None)
-
-
-@dataclass(frozen=True)
-class GeneralRow:
-    """The tuned model's drift from the base on a split of general prompts (results.DriftScore
-    without its items): the figures the report and verdict.json show."""
-
-    split: str
-    n: int
-    drift: float  # nats/token the base's own replies lost under the tuned model
-    drift_stderr: float
-    collapsed: int
-    collapsed_share: float
-    wilson_low: float
-    wilson_high: float
-    base_words: float
-    tuned_words: float
-
-
-@dataclass(frozen=True)
-class Verdict:
-    status: Status
-    exit_code: int
-    checks: tuple[CheckResult, ...]
-    reasons: tuple[str, ...]  # why it is not a pass (and notes), one sentence each
-    table: tuple[TableRow, ...]  # every score of every arm, in arm × split × reading order
-    gaps: tuple[Gap, ...]  # tuned memorization gap per held-out split and reading
-    general: tuple[GeneralRow, ...] = ()  # drift on general prompts, when measured
-
-
-def mcnemar_exact(b: int, c: int) -> float:
-    """Discordant pair counts → two-sided exact McNemar p-value.
-
-    b = items only tuned got right, c = items only base got right. Under H0 each
-    discordant pair is a fair coin: p = min(1, 2·P(X ≤ min(b, c))), X ~ Bin(b + c, ½).
-    E.g. b = 8, c = 1: 2·(C(9,0) + C(9,1))/2⁹ = 20/512 = 0.039."""
-    n = b + c
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1))
-    return min(1.0, 2 * tail / 2**n)  # int / int: exact, then rounded once
-
-
-def _usable(x: float) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)
-
-
-def _score_problem(score: Score | None, arm: str, split: str, reading: str) -> str | None:
-    """A score a check can use → None; otherwise the sentence saying what is wrong with it."""
-    where = f"{arm} arm, {split} ({reading})"
-    if score is None:
-        return f"{where}: no score was recorded"
-    if score.n <= 0:
-        return f"{where}: the split is empty (n = {score.n})"
-    if not _usable(score.acc) or not 0.0 <= score.acc <= 1.0:
-        return f"{where}: accuracy is {score.acc!r}, not a number in [0, 1]"
-    if len(score.samples) != score.n:
-        return f"{where}: n = {score.n} but {len(score.samples)} per-item records"
-    right = sum(s.correct for s in score.samples)
-    if abs(score.acc - right / score.n) > 1e-9:  # the records are what the gate can check; a bare number is not
-        return f"{where}: accuracy {score.acc!r} does not match its per-item records ({right} of {score.n} right)"
-    # min_accuracy's Wilson bound and the report read these: they too must be what the records give
-    again = Score.from_samples(score.split, score.reading, score.samples)
-    for name in ("stderr", "wilson_low", "wilson_high"):
-        got, want = getattr(score, name), getattr(again, name)
-        if not ((math.isnan(got) and math.isnan(want)) or abs(got - want) <= 1e-9):  # nan: n = 1 has no stderr
-            return f"{where}: {name} {got!r} does not match its per-item records ({want!r})"
-    return None
-
-
-def _arm_problem(name: str, arm: ArmResult | None, build_sha: str | None, adapter_sha: str | None) -> str | None:
-    """An arm a check can use → None; otherwise the sentence saying what is wrong with it.
-    `adapter_sha`: the adapter the tuned arm must have scored (pipeline.gate verified it), or None."""
-    if arm is None:
-        if name not in ARMS:  # computed by the gate, not read from a file
-            return f"{name} arm: not computed (the gate computes it from the build: constant.constant_arm)"
-        return f"{name} arm: no evaluation result (eval/{name}.json is missing or unreadable)"
-    if arm.arm != name:
-        return f"{name} arm: the result file holds the {arm.arm!r} arm"
-    if not arm.complete:
-        why = "; ".join(arm.problems) or "complete = false"
-        return f"{name} arm: the evaluation did not finish ({why})"
-    if build_sha is not None and arm.build_sha256 != build_sha:
-        return f"{name} arm: scored on another build (build sha256 {arm.build_sha256[:12]} ≠ {build_sha[:12]})"
-    if name == "tuned" and adapter_sha is not None and arm.adapter_sha256 != adapter_sha:
-        return _other_adapter("tuned arm: scored", arm.adapter_sha256, adapter_sha)
-    return None
-
-
-def _other_adapter(what: str, recorded: str, adapter_sha: str) -> str:
-    if not recorded:
-        return f"{what} an adapter it does not name (no adapter_sha256); re-run `syllabus eval --adapter`"
-    return f"{what} another adapter (adapter sha256 {recorded[:12]} ≠ {adapter_sha[:12]} in run.json)"
-
-
-class _Checker:
-    """Evaluates checks against one set of arms; collects reasons as it goes.
-
-    An evaluated arm (names.ARMS) that is missing or unusable makes the whole verdict
-    incomplete (`bad_arms`); the constant arm only the checks that read it (`unusable`)."""
-
-    def __init__(self, arms: Mapping[str, ArmResult | None], expected: BuildRef | None,
-                 general: DriftResult | None = None, adapter_sha: str | None = None):
-        self.arms, self.general, self.adapter_sha = arms, general, adapter_sha
-        self.reasons: list[str] = []
-        self.unusable: dict[str, str] = {}
-        # Without the expected build, every arm must agree with the tuned arm (or the first present).
-        present = [a for a in (arms.get("tuned"), *(arms.get(n) for n in REPORT_ARMS)) if a is not None]
-        build_sha = expected.sha256 if expected else (present[0].build_sha256 if present else None)
-        for name in REPORT_ARMS:
-            problem = _arm_problem(name, arms.get(name), build_sha, adapter_sha)
-            if problem is not None:
-                self.unusable[name] = problem
-        self.bad_arms = {name: why for name, why in self.unusable.items() if name in ARMS}
-        self.reasons.extend(self.bad_arms.values())
-        self.build_sha = build_sha
-
-    def drift(self, split: str) -> tuple[DriftScore | None, str | None]:
-        """split → (usable drift score, None) or (None, why not): the file is there, finished,
-        of this build, the split scored, its figures finite and given by its per-item records."""
-        g = self.general
-        if g is None:
-            return None, "general drift: not measured (eval/general.json is missing or unreadable)"
-        if not g.complete:
-            return None, f"general drift: the measurement did not finish ({'; '.join(g.problems) or 'complete = false'})"
-        if self.build_sha is not None and g.build_sha256 != self.build_sha:
-            return None, f"general drift: measured on another build (build sha256 {g.build_sha256[:12]} ≠ {self.build_sha[:12]})"
-        if self.adapter_sha is not None and g.adapter_sha256 != self.adapter_sha:
-            return None, _other_adapter("general drift: measured with", g.adapter_sha256, self.adapter_sha)
-        score = g.score(split)
-        if score is None:
-            return None, f"general drift, {split}: no score was recorded"
-        return (None, problem) if (problem := _drift_problem(score)) else (score, None)
-
-    def score(self, arm: str, split: str, reading: str) -> tuple[Score | None, str | None]:
-        """(arm, split, reading) → (usable score, None) or (None, why not)."""
-        if arm in self.unusable:
-            return None, self.unusable[arm]
-        result = self.arms[arm]
-        assert result is not None  # unusable holds every missing arm
-        score = result.score(split, reading)
-        problem = _score_problem(score, arm, split, reading)
-        return (None, problem) if problem else (score, None)
-
-
-def _drift_problem(score: DriftScore) -> str | None:
-    """A drift score a check can use → None; otherwise the sentence saying what is wrong with it."""
-    where = f"general drift, {score.split}"
-    if score.n <= 0:
-        return f"{where}: the split is empty (n = {score.n})"
-    if len(score.items) != score.n:
-        return f"{where}: n = {score.n} but {len(score.items)} per-item records"
-    if not all(_usable(x) for x in (score.drift, score.collapsed_share)):
-        return f"{where}: drift {score.drift!r}, collapsed share {score.collapsed_share!r}: not numbers"
-    again = DriftScore.from_items(score.split, score.items)  # what the per-item records give
-    if not _usable(again.drift) or abs(again.drift - score.drift) > 1e-9 or again.collapsed != score.collapsed \
-            or abs(again.collapsed_share - score.collapsed_share) > 1e-12:
-        return (f"{where}: the recorded drift {score.drift!r} and collapsed {score.collapsed} are not what the per-item "
-                f"records give ({again.drift!r}, {again.collapsed})")
-    return None
-
-
-def _incomplete(name: str, check: Check, threshold: float, why: str) -> CheckResult:
-    return CheckResult(name, check.kind, check.split, _reading(check), None, math.nan, threshold, f"not evaluated: {why}")
-
-
-def _reading(check: Check) -> str:
-    """A resolved check → its reading (decide resolves every None before any check runs); ""
-    for a check of general drift, which reads no accuracy."""
-    if check.kind in GENERAL_CHECK_KINDS:
-        return ""
-    assert check.reading is not None, "decide resolves a check's reading before running it"  # type: ignore[union-attr]
-    return check.reading  # type: ignore[union-attr]
-
-
-def _min_accuracy(c: MinAccuracy, name: str, ck: _Checker) -> CheckResult:
-    rd = _reading(c)
-    s, why = ck.score("tuned", c.split, rd)
-    if s is None:
-        return _incomplete(name, c, c.min, why or "")
-    observed = s.acc if c.bound == "point" else s.wilson_low
-    if not _usable(observed):
-        return _incomplete(name, c, c.min, f"tuned arm, {c.split} ({rd}): Wilson lower bound is {observed!r}")
-    what = "accuracy" if c.bound == "point" else "Wilson 95% lower bound of accuracy"
-    ok = observed >= c.min
-    detail = f"tuned {what} on {c.split} ({rd}) is {observed:.3f} (n = {s.n}); needs ≥ {c.min:.3f}"
-    return CheckResult(name, c.kind, c.split, rd, ok, observed, c.min, detail)
-
-
-def _max_drop(c: MaxDropVsBase, name: str, ck: _Checker) -> CheckResult:
-    rd = _reading(c)
-    t, why_t = ck.score("tuned", c.split, rd)
-    b, why_b = ck.score("base", c.split, rd)
-    if t is None or b is None:
-        return _incomplete(name, c, c.max, "; ".join(w for w in (why_t, why_b) if w))
-    drop = b.acc - t.acc  # positive = tuned got worse than base
-    ok = drop <= c.max + 1e-12  # 0.95 − 0.90 is 0.04999…; a drop equal to the limit passes
-    detail = (
-        f"tuned accuracy on {c.split} ({rd}) is {t.acc:.3f} vs base {b.acc:.3f}: "
-        f"a drop of {drop:+.3f}; allowed ≤ {c.max:.3f}"
-    )
-    return CheckResult(name, c.kind, c.split, rd, ok, drop, c.max, detail)
-
-
-def _pair(t: Score, r: Score, ref: str) -> tuple[int, int, int] | str:
-    """Tuned and reference-arm samples → (n paired, b = only tuned right, c = only the reference right), or why not."""
-    if not t.samples or not r.samples:
-        return f"no per-item records to pair tuned with {ref}"
-    tuned, other = t.correct_by_id(), r.correct_by_id()
-    if len(tuned) != len(t.samples) or len(other) != len(r.samples):
-        return "an item id occurs twice in the per-item records"
-    if tuned.keys() != other.keys():
-        only_t, only_r = len(tuned.keys() - other.keys()), len(other.keys() - tuned.keys())
-        return f"tuned and {ref} were scored on different items ({only_t} only in tuned, {only_r} only in {ref})"
-    gains = sum(1 for i, ok in tuned.items() if ok and not other[i])
-    losses = sum(1 for i, ok in tuned.items() if other[i] and not ok)
-    return len(tuned), gains, losses
-
-
-def _beats(c: BeatsBase | BeatsPrompted | BeatsConstant, name: str, ck: _Checker, ref: str,
-           alpha: float | None) -> CheckResult:
-    """Tuned vs a reference arm on the items both scored: a gain of at least `min_gain`, and
-    more items won than lost (so a gain of 0 never passes); with `alpha`, also a significant
-    paired exact McNemar test. Without it the p-value is shown, not required."""
-    rd = _reading(c)
-    t, why_t = ck.score("tuned", c.split, rd)
-    r, why_r = ck.score(ref, c.split, rd)
-    if t is None or r is None:
-        return _incomplete(name, c, c.min_gain, "; ".join(w for w in (why_t, why_r) if w))
-    paired = _pair(t, r, ref)
-    if isinstance(paired, str):
-        return _incomplete(name, c, c.min_gain, f"{c.split} ({rd}): {paired}")
-    n, gains, losses = paired
-    gain = (gains - losses) / n  # = tuned accuracy − the reference's on the paired items
-    p = mcnemar_exact(gains, losses)
-    ok = gains > losses and gain >= c.min_gain - 1e-12 and (alpha is None or p <= alpha)
-    needs = "> 0.000" if c.min_gain <= 0 else f"≥ {c.min_gain:.3f}"  # more won than lost is always required
-    test = f"needs ≤ {alpha:g}" if alpha is not None else "shown, not required"
-    detail = (
-        f"tuned vs {ref} on {c.split} ({rd}): gain {gain:+.3f} (needs {needs}); "
-        f"McNemar exact p = {p:.4g} ({test}) from {gains} items won, {losses} lost of {n}"
-    )
-    return CheckResult(name, c.kind, c.split, rd, ok, gain, c.min_gain, detail)
-
-
-def _beats_base(c: BeatsBase, name: str, ck: _Checker) -> CheckResult:
-    return _beats(c, name, ck, "base", c.alpha)
-
-
-def _beats_prompted(c: BeatsPrompted, name: str, ck: _Checker) -> CheckResult:
-    return _beats(c, name, ck, "prompted", c.alpha)
-
-
-def _beats_constant(c: BeatsConstant, name: str, ck: _Checker) -> CheckResult:
-    return _beats(c, name, ck, "constant", None)
-
-
-def _max_gap(c: MaxGap, name: str, ck: _Checker) -> CheckResult:
-    rd = _reading(c)
-    tr, why_tr = ck.score("tuned", "train_sample", rd)
-    s, why_s = ck.score("tuned", c.split, rd)
-    if tr is None or s is None:
-        return _incomplete(name, c, c.max, "; ".join(w for w in (why_tr, why_s) if w))
-    gap = tr.acc - s.acc
-    ok = gap <= c.max + 1e-12
-    detail = (
-        f"tuned accuracy on train_sample ({rd}) is {tr.acc:.3f} vs {s.acc:.3f} on {c.split}: "
-        f"a memorization gap of {gap:+.3f}; allowed ≤ {c.max:.3f}"
-    )
-    return CheckResult(name, c.kind, c.split, rd, ok, gap, c.max, detail)
-
-
-def _max_general_drift(c: MaxGeneralDrift, name: str, ck: _Checker) -> CheckResult:
-    s, why = ck.drift(c.split)
-    if s is None:
-        return _incomplete(name, c, c.max, why or "")
-    ok = s.drift <= c.max + 1e-12
-    detail = (f"the base model's replies to {s.n} held-out general prompts lost {s.drift:.3f} ± {s.drift_stderr:.3f} "
-              f"nats/token under the tuned model (0 = unchanged); allowed ≤ {c.max:.3f}")
-    return CheckResult(name, c.kind, c.split, "", ok, s.drift, c.max, detail)
-
-
-def _max_collapsed(c: MaxCollapsed, name: str, ck: _Checker) -> CheckResult:
-    s, why = ck.drift(c.split)
-    if s is None:
-        return _incomplete(name, c, c.max, why or "")
-    ok = s.collapsed_share <= c.max + 1e-12
-    detail = (f"{s.collapsed} of {s.n} tuned replies to held-out general prompts collapsed (≤ 3 words where the base "
-              f"wrote ≥ 8): {s.collapsed_share:.3f}, Wilson 95% [{s.wilson_low:.2f}, {s.wilson_high:.2f}]; "
-              f"allowed ≤ {c.max:.3f}")
-    return CheckResult(name, c.kind, c.split, "", ok, s.collapsed_share, c.max, detail)
-
-
-def _regressions(checks: Sequence[Check], baseline: BaselineVerdict, ck: _Checker) -> list[CheckResult]:
-    """One no_regression check per held-out (split, reading) the gate's checks use.
-
-    Tolerance: the baseline's own sampling noise. The tuned accuracy must not fall
-    below the lower end of the baseline's Wilson 95 % interval (e.g. baseline 0.92 on
-    n = 100 → interval [0.850, 0.959] → this run needs ≥ 0.850)."""
-    pairs = sorted({(c.split, _reading(c)) for c in checks if c.split != "train_sample" and c.kind not in GENERAL_CHECK_KINDS},
-                   key=lambda p: (SCORED_SPLITS.index(p[0]), READINGS.index(p[1])))
-    out = []
-    for split, reading in pairs:
-        base = baseline.score(split, reading)
-        if base is None or not _usable(base.wilson_low):
-            continue  # the last release did not score this: nothing to regress from
-        name = f"no_regression[{split},{reading}]"
-        s, why = ck.score("tuned", split, reading)
-        if s is None:
-            out.append(CheckResult(name, "no_regression", split, reading, None, math.nan, base.wilson_low,
-                                   f"not evaluated: {why}"))
-            continue
-        ok = s.acc >= base.wilson_low - 1e-12
-        detail = (
-            f"tuned accuracy on {split} ({reading}) is {s.acc:.3f} vs {base.acc:.3f} in the last release "
-            f"(n = {base.n}); must stay ≥ its Wilson 95% lower bound {base.wilson_low:.3f}"
-        )
-        out.append(CheckResult(name, "no_regression", split, reading, ok, s.acc, base.wilson_low, detail))
-    return out
+from ..evaluation.results import ArmResult, DriftResult
+from ..names import READINGS, REPORT_ARMS, SCORED_SPLITS, Reading
+from ..spec.model import GENERAL_CHECK_KINDS, Check
+from .checks import RUNNERS, Checker, reading_of, regressions, usable
+from .verdict import EXIT, BuildRef, BaselineVerdict, Gap, GeneralRow, Status, TableRow, Verdict
 
 
 def _table(arms: Mapping[str, ArmResult | None]) -> tuple[TableRow, ...]:
@@ -440,11 +49,11 @@ def _gaps(arms: Mapping[str, ArmResult | None]) -> tuple[Gap, ...]:
     gaps = []
     for reading in READINGS:
         train = tuned.score("train_sample", reading)
-        if train is None or train.n <= 0 or not _usable(train.acc):
+        if train is None or train.n <= 0 or not usable(train.acc):
             continue
         for split in SCORED_SPLITS[1:]:
             s = tuned.score(split, reading)
-            if s is not None and s.n > 0 and _usable(s.acc):
+            if s is not None and s.n > 0 and usable(s.acc):
                 gaps.append(Gap(split, reading, train.acc, s.acc, train.acc - s.acc))
     return tuple(gaps)
 
@@ -459,24 +68,12 @@ def _general_rows(general: DriftResult | None) -> tuple[GeneralRow, ...]:
 def _check_names(checks: Sequence[Check]) -> list[str]:
     names: list[str] = []
     for c in checks:
-        base = f"{c.kind}[{c.split}]" if c.kind in GENERAL_CHECK_KINDS else f"{c.kind}[{c.split},{_reading(c)}]"
+        base = f"{c.kind}[{c.split}]" if c.kind in GENERAL_CHECK_KINDS else f"{c.kind}[{c.split},{reading_of(c)}]"
         name, k = base, 2
         while name in names:
             name, k = f"{base}#{k}", k + 1
         names.append(name)
     return names
-
-
-_RUNNERS = {
-    "min_accuracy": _min_accuracy,
-    "max_drop_vs_base": _max_drop,
-    "beats_base": _beats_base,
-    "beats_prompted": _beats_prompted,
-    "beats_constant": _beats_constant,
-    "max_gap": _max_gap,
-    "max_general_drift": _max_general_drift,
-    "max_collapsed": _max_collapsed,
-}
 
 
 def resolve_readings(checks: Sequence[Check], primary: Reading) -> tuple[Check, ...]:
@@ -510,10 +107,10 @@ def decide(
             f"{build.name!r}; pass the verdict.json of the last release of {build.name!r}"
         )
     checks = resolve_readings(checks, primary_reading)
-    ck = _Checker(arms, build, general, adapter_sha256)
-    results = [_RUNNERS[c.kind](c, name, ck) for c, name in zip(checks, _check_names(checks))]
+    ck = Checker(arms, build, general, adapter_sha256)
+    results = [RUNNERS[c.kind](c, name, ck) for c, name in zip(checks, _check_names(checks))]
     if baseline is not None:
-        results += _regressions(checks, baseline, ck)
+        results += regressions(checks, baseline, ck)
     reasons = list(ck.reasons)
     for r in results:
         if r.passed is None:

@@ -15,14 +15,13 @@ templates get one trial render each instead of one per value.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Callable, Mapping, Sequence
 
 from .budget import DRAWS_PER_EXAMPLE, count_examples, held_count
 from ..errors import Problem
 from .library import FORM_SCALARS, MC_DISTRACTORS, Library
+from .phrases import norm, value_clash
 from .model import GENERAL_CHECK_KINDS, MAX_EXAMPLES, Gate, HoldOut, LexEntry, Retain, Rule, Spec
 from .templating import Scope, TemplateProblem, check_template, render
 from .yamlio import did_you_mean, field_name
@@ -74,39 +73,6 @@ def _fields(values: Sequence[LexEntry]) -> frozenset[str]:
     for value in values[1:]:
         common &= set(value.as_vars())
     return frozenset(common)
-
-
-def norm(text: str) -> str:
-    """Text → its comparable form: whitespace collapsed, case folded ('Stop  Sign' → 'stop sign')."""
-    return " ".join(text.split()).casefold()
-
-
-@lru_cache(maxsize=4096)
-def _phrase_re(phrase: str) -> re.Pattern[str] | None:
-    words = phrase.split()
-    if not words:
-        return None
-    return re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, words)) + r"(?!\w)", re.IGNORECASE)
-
-
-def has_phrase(text: str, phrase: str) -> bool:
-    """Whether phrase occurs in text as whole words, ignoring case and spacing:
-    ('light blue', 'blue') → True; ('blueberry', 'blue') → False. Whole words, because
-    the gen reading finds an answer in a reply the same way (tasks.first_option)."""
-    pattern = _phrase_re(phrase)
-    return pattern is not None and pattern.search(text) is not None
-
-
-def value_clash(value: str, wrong: str) -> str | None:
-    """The rule's value and one of its distractors → how the distractor collides with it,
-    or None: equal, the value inside it ('light blue' for 'blue'), or it inside the value."""
-    if norm(wrong) == norm(value):
-        return f"is the rule's value '{value}' itself"
-    if has_phrase(wrong, value):
-        return f"contains the rule's value '{value}'"
-    if has_phrase(value, wrong):
-        return f"is part of the rule's value '{value}'"
-    return None
 
 
 def _template(

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from ..records import FormKind
 from .general_pack import GeneralPack, load_general_pack
-from .model import Sentence, Synonym
+from .fields import Sentence, Synonym
 from .yamlio import parse_model
 
 BUILTIN_PACK = Path(__file__).resolve().parents[2] / "templates"  # <repo>/templates

@@ -66,6 +66,7 @@ _MAX_SECONDS = 2.0
 _HINT = f"a template builds one sentence of at most {_BUDGET} characters"
 
 
+# Internal, not a SyllabusError: every caller turns it into a located Problem / SpecError.
 class TemplateProblem(Exception):
     """A template that cannot be used; `message` is for the user, `hint` says the fix."""
 

@@ -1,0 +1,38 @@
+"""What the reports say besides the verdict: which build, rules, model and run (ReportContext).
+
+judge.py fills it from the run folder; the renderers (text_report, html_report, ci_files,
+model_card) read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import __version__
+from .breakdown import FormRow, GeneralPair, Miss
+from .verdict import BuildRef
+
+@dataclass(frozen=True)
+class RuleInfo:
+    id: str
+    statement: str
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """What the reports say besides the verdict: which build, rules, model and run."""
+
+    run_id: str
+    build: BuildRef
+    spec_sha256: str
+    rules: tuple[RuleInfo, ...]
+    model: str  # the base model as the run names it ("default", a hub id or a path)
+    description: str = ""
+    counts: tuple[tuple[str, int], ...] = ()  # split → examples in the build
+    training: tuple[tuple[str, str], ...] = ()  # hyperparameters etc., for the model card
+    by_form: tuple[FormRow, ...] = ()  # accuracy per split × question form (mc)
+    misses: tuple[Miss, ...] = ()  # a few held-out questions the tuned model got wrong
+    primary_reading: str = ""  # the reading of checks that name none (Spec.primary_reading); "" = not known
+    general_pairs: tuple[GeneralPair, ...] = ()  # held-out general prompts: base vs tuned replies
+    general_expected: bool = False  # the build has test_general (retain.general): say so when not measured
+    created_with: str = f"syllabus {__version__}"
