@@ -129,71 +129,6 @@ class TrainOverrides:
     device: str | None = None
 
 
-def _echo(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
-def _general_replies(build: "Build", loaded: "LoadedModel", device: str | None, *,
-                     with_test: bool) -> "tuple[Reply, ...]":
-    """The general replies a run needs before training: the retain lessons' (the spec's teacher
-    or the base model writes them) and, with `with_test`, the base model's test_general replies
-    (for drift after training: measured from the cache then). Cached (replies.py); one batched
-    call when the base model writes both. → the retain lessons, or () without retain.general."""
-    from .build.read import read_general
-    from .model.load import load_model
-    from .training.replies import write_replies, writer_of
-
-    settings = build.spec.retain.general
-    if settings is None:
-        return ()
-    train_prompts = [g.prompt for g in read_general(build, "train_general")]
-    test_prompts = [g.prompt for g in read_general(build, "test_general")] if with_test else []
-    batch = build.spec.eval.batch_size
-    teacher = settings.teacher
-    if teacher is None or teacher == loaded.name:
-        done = write_replies(writer_of(loaded), train_prompts + test_prompts, settings.max_new_tokens,
-                             batch_size=batch, progress=True, label="general replies")
-        _echo(f"general replies by {loaded.name}: {len(train_prompts)} retain + {len(test_prompts)} test_general, "
-              f"{done.generated} written, {done.cached} from the cache ({done.wall_s:.1f} s)")
-        return done.replies[: len(train_prompts)]
-    teacher_model = load_model(teacher, device)
-    taught = write_replies(writer_of(teacher_model), train_prompts, settings.max_new_tokens, batch_size=batch,
-                           progress=True, label="teacher replies")
-    del teacher_model  # the teacher's weights are not needed again
-    _echo(f"retain replies by teacher {teacher}: {taught.generated} written, {taught.cached} from the cache "
-          f"({taught.wall_s:.1f} s)")
-    if test_prompts:
-        own = write_replies(writer_of(loaded), test_prompts, settings.max_new_tokens, batch_size=batch,
-                            progress=True, label="base replies")
-        _echo(f"test_general replies by {loaded.name}: {own.generated} written, {own.cached} from the cache "
-              f"({own.wall_s:.1f} s)")
-    return taught.replies
-
-
-def _drift(build: "Build", loaded: "LoadedModel", tuned, run_dir: Path, adapter_sha: str) -> None:
-    """The tuned model (wearing the adapter of sha256 `adapter_sha`)'s drift on test_general →
-    run_dir/eval/general.json (when the build has it)."""
-    from dataclasses import replace
-
-    from .build.read import read_general
-    from .evaluation.drift import measure_drift
-    from .evaluation.results import write_drift
-
-    settings = build.spec.retain.general
-    if settings is None:
-        return
-    result = measure_drift(loaded, tuned, read_general(build, "test_general"), max_new_tokens=settings.max_new_tokens,
-                           build_sha256=build.manifest.sha256, batch_size=build.spec.eval.batch_size, progress=True)
-    result = replace(result, adapter_sha256=adapter_sha)
-    write_drift(result, Path(run_dir) / "eval" / "general.json")
-    score = result.score("test_general")
-    if score is not None and result.complete:
-        _echo(f"general: test_general drift {score.drift:.3f} ± {score.drift_stderr:.3f} nats/token, collapsed "
-              f"{score.collapsed} of {score.n} ({result.wall_s:.1f} s)")
-    else:
-        _echo(f"warning: general drift incomplete: {'; '.join(result.problems)}")
-
-
 def train(build_path: Path, overrides: TrainOverrides = TrainOverrides(), resume: Path | None = None,
           runs_root: Path = Path("runs")) -> Path:
     """build → runs/<id>/ with adapter/, run.json, train_log.jsonl. `resume` continues that run
@@ -201,6 +136,7 @@ def train(build_path: Path, overrides: TrainOverrides = TrainOverrides(), resume
     from .build.read import read_build, read_split
     from .model.load import load_model
     from .training.lora import TrainSettings, check_resume, new_run_dir, train_lora
+    from .training.replies import general_replies
 
     build = read_build(build_path)
     o = overrides
@@ -211,7 +147,7 @@ def train(build_path: Path, overrides: TrainOverrides = TrainOverrides(), resume
         check_resume(Path(resume), build.manifest.sha256, settings)
     loaded = load_model(settings.model, settings.device)
     with loaded.compute(loaded.model):
-        retain = _general_replies(build, loaded, settings.device, with_test=False)
+        retain = general_replies(build, loaded, settings.device, with_test=False)
     run_dir = Path(resume) if resume is not None else new_run_dir(runs_root, build.manifest.name)
     train_lora(loaded, examples, settings, run_dir, build_sha256=build.manifest.sha256, build_path=build.path,
                resume=resume is not None, retain=retain, retain_by=_retain_by(build, loaded.name))
@@ -236,6 +172,7 @@ def evaluate(build_path: Path, adapter: Path | None = None, model: str | None = 
     from .build.read import read_build
     from .errors import UsageError
     from .evaluation.arms import evaluate_arms
+    from .evaluation.drift import write_run_drift
     from .integrity import adapter_sha256, read_json
     from .model.load import load_model
 
@@ -265,7 +202,7 @@ def evaluate(build_path: Path, adapter: Path | None = None, model: str | None = 
         evaluate_arms(target, loaded.tokenizer, build, arms, run_dir, model_name=loaded.name, limit=limit,
                       adapter_sha256=adapter_sha)
         if adapter is not None:
-            _drift(build, loaded, target, run_dir, adapter_sha)
+            write_run_drift(build, loaded, target, run_dir, adapter_sha)
     return run_dir
 
 
@@ -338,10 +275,12 @@ def run(spec_path: Path, device: str | None = None, runs_root: Path = Path("runs
 
     from .build.read import read_build, read_split
     from .evaluation.arms import evaluate_arms
+    from .evaluation.drift import write_run_drift
     from .integrity import adapter_sha256
     from .model.load import load_model
     from .spec.loader import load_spec
     from .training.lora import TrainSettings, adapted_layers, new_run_dir, train_lora
+    from .training.replies import general_replies
 
     started = time.perf_counter()
     spec = load_spec(spec_path)
@@ -364,7 +303,7 @@ def run(spec_path: Path, device: str | None = None, runs_root: Path = Path("runs
         stage("general replies", f"{build.manifest.counts['train_general']} retain lessons by {writer}, "
                                  f"{build.manifest.counts['test_general']} test_general by {loaded.name}")
         with loaded.compute(loaded.model):
-            retain = _general_replies(build, loaded, device, with_test=True)
+            retain = general_replies(build, loaded, device, with_test=True)
     layers = adapted_layers(loaded.model.config.num_hidden_layers, *settings.lora_layers)
     lessons = f"{build.manifest.counts['train']} lessons" + (f" + {len(retain)} general retain lessons" if retain else "")
     stage("train", f"{lessons}, LoRA r={settings.lora_r} on {', '.join(settings.lora_targets)} of layers "
@@ -378,7 +317,7 @@ def run(spec_path: Path, device: str | None = None, runs_root: Path = Path("runs
     with loaded.compute(trained.model):
         evaluate_arms(trained.model, loaded.tokenizer, build, ("tuned",), run_dir, model_name=loaded.name,
                       adapter_sha256=adapter_sha)
-        _drift(build, loaded, trained.model, run_dir, adapter_sha)
+        write_run_drift(build, loaded, trained.model, run_dir, adapter_sha)
     stage("gate", str(run_dir))
     return RunResult(run_dir, gate(run_dir, baseline), time.perf_counter() - started)
 

@@ -13,7 +13,8 @@ from compiler.build.read import read_build, read_general, read_split
 from compiler.evaluation.drift import measure_drift
 from compiler.release.gate import decide
 from compiler.model.load import load_model
-from compiler.pipeline import _general_replies, compile_spec
+from compiler.pipeline import compile_spec
+from compiler.training.replies import general_replies
 from compiler.spec.model import Gate
 from compiler.training.lora import TrainSettings, train_lora
 from tests.conftest import SPECS
@@ -44,7 +45,7 @@ def test_without_retain_lessons_the_drift_check_fails_and_with_them_it_passes(tm
     found = {}
     for retain_on in (False, True):
         loaded = load_model("default", "cpu")  # a fresh base each time: training wraps it
-        retain = _general_replies(build, loaded, "cpu", with_test=True) if retain_on else ()
+        retain = general_replies(build, loaded, "cpu", with_test=True) if retain_on else ()
         trained = train_lora(loaded, read_split(build, "train"), TrainSettings.from_spec(build.spec.train, build.spec.seed),
                              tmp_path / f"run-{retain_on}", build_sha256=build.manifest.sha256, progress=False,
                              retain=retain)

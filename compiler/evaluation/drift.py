@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
-from typing import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +32,10 @@ from ..model.greedy import greedy_replies
 from ..model.load import LoadedModel
 from ..records import GeneralPrompt
 from ..training.replies import Reply, write_replies, writer_of
-from .results import DriftItem, DriftResult, DriftScore
+from .results import DriftItem, DriftResult, DriftScore, write_drift
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..build.read import Build
 
 log = logging.getLogger(__name__)
 SCORE_MAX_LENGTH = 1024  # tokens of prompt + reply: a general prompt and a 256-token reply fit
@@ -90,3 +96,27 @@ def measure_drift(loaded: LoadedModel, tuned, prompts: Sequence[GeneralPrompt], 
     problems = () if items and math.isfinite(score.drift) else (f"{split}: no drift measured (n = {len(items)})",)
     return DriftResult(loaded.name, build_sha256, not problems, (score,), max_new_tokens,
                        time.perf_counter() - start, problems)
+
+
+def _tell(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def write_run_drift(build: "Build", loaded: LoadedModel, tuned, run_dir: Path, adapter_sha: str) -> None:
+    """The tuned model (wearing the adapter of sha256 `adapter_sha`)'s drift on test_general →
+    run_dir/eval/general.json (when the build has it)."""
+    from ..build.read import read_general
+
+    settings = build.spec.retain.general
+    if settings is None:
+        return
+    result = measure_drift(loaded, tuned, read_general(build, "test_general"), max_new_tokens=settings.max_new_tokens,
+                           build_sha256=build.manifest.sha256, batch_size=build.spec.eval.batch_size, progress=True)
+    result = replace(result, adapter_sha256=adapter_sha)
+    write_drift(result, Path(run_dir) / "eval" / "general.json")
+    score = result.score("test_general")
+    if score is not None and result.complete:
+        _tell(f"general: test_general drift {score.drift:.3f} ± {score.drift_stderr:.3f} nats/token, collapsed "
+              f"{score.collapsed} of {score.n} ({result.wall_s:.1f} s)")
+    else:
+        _tell(f"warning: general drift incomplete: {'; '.join(result.problems)}")

@@ -14,15 +14,19 @@ hash is unknown (models.LoadedModel.sha256 == "") is never cached.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ..integrity import write_atomic
 from ..model.greedy import greedy_replies
-from ..model.load import LoadedModel, cache_root
+from ..model.load import LoadedModel, cache_root, load_model
 from ..records import stable_hash
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..build.read import Build
 
 CACHE_VERSION = 1  # bump when what a cached reply means changes (decoding, formatting)
 
@@ -122,3 +126,42 @@ def writer_of(loaded: LoadedModel, model=None) -> Writer:
     adapter the caller disabled) → Writer."""
     return Writer(model if model is not None else loaded.model, loaded.tokenizer, loaded.name, loaded.sha256,
                   loaded.precision, loaded.device.type)
+
+
+def _tell(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def general_replies(build: "Build", loaded: LoadedModel, device: str | None, *,
+                     with_test: bool) -> "tuple[Reply, ...]":
+    """The general replies a run needs before training: the retain lessons' (the spec's teacher
+    or the base model writes them) and, with `with_test`, the base model's test_general replies
+    (for drift after training: measured from the cache then). Cached (write_replies); one batched
+    call when the base model writes both. → the retain lessons, or () without retain.general."""
+    from ..build.read import read_general
+
+    settings = build.spec.retain.general
+    if settings is None:
+        return ()
+    train_prompts = [g.prompt for g in read_general(build, "train_general")]
+    test_prompts = [g.prompt for g in read_general(build, "test_general")] if with_test else []
+    batch = build.spec.eval.batch_size
+    teacher = settings.teacher
+    if teacher is None or teacher == loaded.name:
+        done = write_replies(writer_of(loaded), train_prompts + test_prompts, settings.max_new_tokens,
+                             batch_size=batch, progress=True, label="general replies")
+        _tell(f"general replies by {loaded.name}: {len(train_prompts)} retain + {len(test_prompts)} test_general, "
+              f"{done.generated} written, {done.cached} from the cache ({done.wall_s:.1f} s)")
+        return done.replies[: len(train_prompts)]
+    teacher_model = load_model(teacher, device)
+    taught = write_replies(writer_of(teacher_model), train_prompts, settings.max_new_tokens, batch_size=batch,
+                           progress=True, label="teacher replies")
+    del teacher_model  # the teacher's weights are not needed again
+    _tell(f"retain replies by teacher {teacher}: {taught.generated} written, {taught.cached} from the cache "
+          f"({taught.wall_s:.1f} s)")
+    if test_prompts:
+        own = write_replies(writer_of(loaded), test_prompts, settings.max_new_tokens, batch_size=batch,
+                            progress=True, label="base replies")
+        _tell(f"test_general replies by {loaded.name}: {own.generated} written, {own.cached} from the cache "
+              f"({own.wall_s:.1f} s)")
+    return taught.replies
