@@ -5,12 +5,12 @@ deterministic; the next release's --baseline) and junit.xml (one testcase per ch
 
 from __future__ import annotations
 
-import json
 import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ..errors import UsageError
+from ..integrity import read_json
 from .context import ReportContext
 from .verdict import BaselineVerdict, TableRow, Verdict
 
@@ -76,12 +76,10 @@ def render_junit(verdict: Verdict, context: ReportContext) -> str:
 def read_baseline(path: Path) -> BaselineVerdict:
     """verdict.json of an earlier run → BaselineVerdict; UsageError (exit 2) naming what is wrong."""
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"--baseline {path}: cannot read it ({exc.strerror}); pass the verdict.json of the last release")
-    except ValueError as exc:
-        raise UsageError(f"--baseline {path}: not JSON ({exc}); pass the verdict.json of the last release")
+    if not path.exists():
+        raise UsageError(f"--baseline {path}: cannot read it (no such file); pass the verdict.json of the last release")
+    # not JSON, a folder, nested past the recursion limit, not an object: integrity.read_json names each
+    doc = read_json(path, "--baseline: pass the verdict.json of the last release")
     try:
         if doc["schema"] != SCHEMA:
             raise UsageError(f"--baseline {path}: verdict schema {doc['schema']!r} is not {SCHEMA}; "
