@@ -16,7 +16,7 @@ from pathlib import Path
 from ..build.read import Build, Manifest, read_build, read_manifest
 from ..errors import EvalIncomplete, UsageError
 from ..integrity import adapter_sha256, build_problems, is_sha256, read_json
-from ..training.record import RunRecord, read_record
+from ..training.record import RunRecord, parse_record
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,11 @@ def verify_run(run_dir: Path) -> VerifiedRun:
     run_json = run_dir / "run.json"
     if not run_json.exists():
         raise EvalIncomplete(f"{run_json}: missing, so training did not finish; re-run `syllabus train` (or `--resume {run_dir}`)")
-    status = read_json(run_json, "re-run `syllabus train`").get("status")
-    if status != "complete":  # interrupted, failed, still running, or not written by train
-        raise EvalIncomplete(f"{run_json}: status is {status!r}, not 'complete': training did not finish; "
+    doc = read_json(run_json, "re-run `syllabus train`")
+    if doc.get("status") != "complete":  # interrupted, failed, still running, or not written by train
+        raise EvalIncomplete(f"{run_json}: status is {doc.get('status')!r}, not 'complete': training did not finish; "
                              f"continue it with `syllabus train BUILD --resume {run_dir}`")
-    record = read_record(run_dir, "re-run `syllabus train`")  # a finished run: every field typed, or exit 2
+    record = parse_record(doc, run_json, "re-run `syllabus train`")  # a finished run: every field typed, or exit 2
     if record.build_path is None:
         raise UsageError(f"{run_json}: does not say where its build is (build_path); re-run `syllabus train`")
     build_path, want_sha = Path(record.build_path), record.build_sha256

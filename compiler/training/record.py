@@ -163,7 +163,12 @@ def read_record(run_dir: Path, hint: str = "") -> RunRecord:
     path = Path(run_dir) / FILE
     if not path.exists():
         raise UsageError(f"{Path(run_dir)}: not a run folder (no {FILE})" + (f"; {hint}" if hint else ""))
-    doc = read_json(path, hint)
+    return parse_record(read_json(path, hint), path, hint)
+
+
+def parse_record(doc: Mapping, path: Path, hint: str = "") -> RunRecord:
+    """run.json's parsed document (read from `path`) → RunRecord; UsageError (exit 2) naming a
+    field that is missing or of the wrong type."""
     try:
         return _from_json(doc)
     except ValueError as exc:
