@@ -121,3 +121,18 @@ def test_default_facts_and_terse_answers():
     assert {e.reply for e in terse} <= {"Blue", "Red", "Yellow", "Green", "White", "Yes", "No"}
     assert [e.id for e in terse] == [e.id for e in examples], "the answer style changes replies, not questions"
     assert all(e.choice_replies == () for e in terse)
+
+
+def test_a_template_that_fails_only_for_a_wrong_option_is_located_at_the_template():
+    # validate's trials render every subject with the rule's value as the option; the
+    # expansion asks wrong options too, and a failure there names the template, not the file alone.
+    import pytest
+
+    from compiler.compilation.expand import RenderFailure
+
+    spec = small_spec(rules=[{**small_spec().model_dump()["rules"][0], "templates": {
+        "yes_no": ["Is {{ option }} fine for the {{ product.name }}? {{ 1 // (option == 'blue')|int }}"]}}])
+    with pytest.raises(RenderFailure) as err:
+        expand(spec, LIBRARY)
+    assert (err.value.file, err.value.path) == (None, ("rules", 0, "templates", "yes_no", 0))
+    assert "division" in err.value.problem.message and err.value.context.startswith("subject '")

@@ -105,23 +105,6 @@ def _where(library: Library, index: int, form: str, family: str, t: int) -> tupl
     return None, ("rules", index, "templates", form, int(family.rsplit(":", 1)[1]) - 1)
 
 
-def expand_rule(spec: Spec, library: Library, rule: Rule, index: int = 0) -> Iterator[Example]:
-    """One rule (spec.rules[index]) → its base examples (no paraphrase operators yet), in a fixed
-    order; RenderFailure for a template that fails on a value the validate-time trials missed
-    (an option: the trials render every subject with the rule's value)."""
-    try:
-        yield from _expand_rule(spec, library, rule)
-    except _Failed as failed:
-        file, path = _where(library, index, failed.form, failed.family, failed.t)
-        raise RenderFailure(failed.problem, file, path, failed.context) from None
-
-
-# Internal control flow: expand_rule turns it into a RenderFailure with the template's file and path.
-class _Failed(Exception):
-    def __init__(self, problem: TemplateProblem, form: str, family: str, t: int, context: str):
-        self.problem, self.form, self.family, self.t, self.context = problem, form, family, t, context
-
-
 @dataclass(frozen=True)
 class _Family:
     """What every question of one (subject, form, template family) shares, built once."""
@@ -148,7 +131,10 @@ class _Question:
     asked: tuple[str, ...]  # the options the question names (yes/no: one; either/or: two)
 
 
-def _expand_rule(spec: Spec, library: Library, rule: Rule) -> Iterator[Example]:
+def expand_rule(spec: Spec, library: Library, rule: Rule, index: int = 0) -> Iterator[Example]:
+    """One rule (spec.rules[index]) → its base examples (no paraphrase operators yet), in a fixed
+    order; RenderFailure for a template that fails on a value the validate-time trials missed
+    (an option: the trials render every subject with the rule's value)."""
     wrong_pool = [e.name for e in spec.lexicon[rule.distractors]]
     replies: dict[tuple[str, str, str, str], str] = {}  # (phrasing, answer, slot, subject) → rendered reply
     for subject in _subjects(spec, rule):
@@ -167,7 +153,8 @@ def _expand_rule(spec: Spec, library: Library, rule: Rule) -> Iterator[Example]:
                         yield from _render_items(ctx, t, source)
                     except TemplateProblem as exc:  # costs nothing until one fails
                         label = "subject" if subject.scope == "rule" else "neighbour"
-                        raise _Failed(exc, form, family, t, f"{label} '{subject.entry.name}'") from None
+                        raise RenderFailure(exc, *_where(library, index, form, family, t),
+                                            f"{label} '{subject.entry.name}'") from None
 
 
 def _render_items(ctx: _Family, t: int, source: str) -> Iterator[Example]:
