@@ -77,6 +77,11 @@ def test_settings_from_spec_and_overrides():
     assert (s.epochs, s.lr, s.lora_r, s.lora_alpha, s.batch_size, s.model, s.device) == (1.0, 1e-3, 4, 16, 2, "m", "cpu")
     with pytest.raises(UsageError, match="--epochs"):
         T.TrainSettings.from_spec(spec_train, seed=7, epochs=0)
+    # overrides meet the bounds the spec has for the same fields (spec/model.Train), not a looser copy
+    with pytest.raises(UsageError, match=r"--epochs 1000000000\.0: Input should be less than or equal to 1000"):
+        T.TrainSettings.from_spec(spec_train, seed=7, epochs=1e9)
+    with pytest.raises(UsageError, match=r"--rank 1000: Input should be less than or equal to 512"):
+        T.TrainSettings.from_spec(spec_train, seed=7, rank=1000)
 
 
 def test_incomplete_checkpoints_are_never_picked(tmp_path):

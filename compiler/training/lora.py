@@ -55,6 +55,27 @@ class TrainingInterrupted(SyllabusError):
     exit_code = 130
 
 
+def _check_overrides(train: "Train", **overrides: float | int | None) -> None:
+    """Overrides of the spec's train block → None, or UsageError naming each flag that breaks the
+    bound the spec itself has for that field (epochs 0 < x <= 1000, lr finite, rank 1..512, …):
+    the spec's model is the one home of those bounds, so the overrides are validated through it."""
+    from pydantic import ValidationError
+
+    from ..spec.model import Train
+
+    flags = {("epochs",): "--epochs", ("lr",): "--lr", ("batch_size",): "--batch-size", ("lora", "r"): "--rank"}
+    given = {k: v for k, v in overrides.items() if v is not None}
+    doc = train.model_dump()
+    doc.update({k: v for k, v in given.items() if k != "rank"})
+    if "rank" in given:
+        doc["lora"] = {**doc["lora"], "r": given["rank"]}
+    try:
+        Train.model_validate(doc)
+    except ValidationError as exc:
+        raise UsageError("; ".join(f"{flags.get(tuple(e['loc']), '.'.join(map(str, e['loc'])))} {e['input']!r}: "
+                                   f"{e['msg']}" for e in exc.errors(include_url=False))) from None
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """Everything that decides a training run: the spec's train block, its seed, CLI overrides."""
@@ -81,9 +102,7 @@ class TrainSettings:
         """spec.train + spec.seed + overrides (None = keep) → settings. `rank` changes r only:
         alpha stays as written, so the LoRA scale alpha/r changes with it."""
         pick = lambda flag, value: value if flag is None else flag  # noqa: E731
-        for name, value in (("--epochs", epochs), ("--lr", lr), ("--rank", rank), ("--batch-size", batch_size)):
-            if value is not None and value <= 0:
-                raise UsageError(f"{name} {value}: must be > 0")
+        _check_overrides(train, epochs=epochs, lr=lr, rank=rank, batch_size=batch_size)
         return cls(
             model=pick(model, train.model), epochs=float(pick(epochs, train.epochs)), lr=float(pick(lr, train.lr)),
             batch_size=int(pick(batch_size, train.batch_size)), max_length=train.max_length,
