@@ -5,7 +5,7 @@ The public Python API: the verbs the `syllabus` command runs, and the types they
     import compiler
     build = compiler.compile("specs/blue_products.yaml")           # → CompileResult (build folder)
     run_dir = compiler.train(build.path)                           # → runs/<id>/ (adapter, run.json)
-    compiler.evaluate(build.path, adapter=run_dir / "adapter")     # → runs/<id>/eval/
+    compiler.evaluate(build.path, adapter=run_dir / "adapter")     # → EvalResult (runs/<id>/eval/)
     result = compiler.gate(run_dir)                                # → GateResult: verdict + reports written
     raise SystemExit(result.exit_code)
 
@@ -41,17 +41,22 @@ _API = {
     "train": ("compiler.pipeline", "train"),
     "evaluate": ("compiler.pipeline", "evaluate"),
     "gate": ("compiler.pipeline", "gate"),
+    "report": ("compiler.pipeline", "report"),
     "run": ("compiler.pipeline", "run"),
+    "export": ("compiler.export", "export"),
+    "compare": ("compiler.comparison.compare", "compare"),
+    "sweep": ("compiler.pipeline", "sweep"),
     # types
     "Spec": ("compiler.spec.model", "Spec"),
     "LoadedSpec": ("compiler.spec.loader", "LoadedSpec"),
     "Build": ("compiler.build.read", "Build"),
     "Example": ("compiler.records", "Example"),
-    "CompileResult": ("compiler.pipeline", "CompileResult"),
-    "DiffResult": ("compiler.pipeline", "DiffResult"),
-    "TrainOverrides": ("compiler.pipeline", "TrainOverrides"),
-    "GateResult": ("compiler.pipeline", "GateResult"),
-    "RunResult": ("compiler.pipeline", "RunResult"),
+    "CompileResult": ("compiler.outcomes", "CompileResult"),
+    "DiffResult": ("compiler.outcomes", "DiffResult"),
+    "TrainOverrides": ("compiler.outcomes", "TrainOverrides"),
+    "EvalResult": ("compiler.outcomes", "EvalResult"),
+    "GateResult": ("compiler.outcomes", "GateResult"),
+    "RunResult": ("compiler.outcomes", "RunResult"),
     "Verdict": ("compiler.release.gate", "Verdict"),
     "Problem": ("compiler.errors", "Problem"),
     "SyllabusError": ("compiler.errors", "SyllabusError"),

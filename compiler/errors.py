@@ -42,6 +42,11 @@ class Problem:
             text += f"\n    hint: {self.hint}"
         return text
 
+    def to_json(self) -> dict:
+        """→ {file, line, col, field, message, hint, severity} (docs/cli-json.md)."""
+        return {"file": self.file, "line": self.line, "col": self.col, "field": self.field,
+                "message": self.message, "hint": self.hint, "severity": self.severity}
+
 
 class SpecError(SyllabusError):
     """A spec (or template pack) has one or more errors; `problems` lists them all."""
@@ -89,3 +94,28 @@ class EvalIncomplete(SyllabusError):
     """Evaluation missing, NaN or unfinished: the gate fails closed with exit 3."""
 
     exit_code = 3
+
+
+class TrainingInterrupted(SyllabusError):
+    """SIGTERM / Ctrl-C during training; the run can be resumed."""
+
+    exit_code = 130
+
+
+class SweepInterrupted(SyllabusError):
+    """Ctrl-C / SIGTERM during a sweep's trial: the finished trials are kept; the same command continues."""
+
+    exit_code = 130
+
+
+class DevScoringFailed(SyllabusError):
+    """lm-eval could not score the dev split: the trial cannot be ranked (exit 3, like an incomplete evaluation)."""
+
+    exit_code = 3
+
+
+class PushFailed(SyllabusError):
+    """The export was written, but the upload to the Hub did not happen: the job is incomplete."""
+
+    exit_code = 3
+

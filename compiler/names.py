@@ -11,6 +11,12 @@ from typing import Literal, get_args
 # The four splits of a build, in report order.
 SPLITS = ("train", "test_paraphrase", "test_form", "test_locality")
 TEST_SPLITS = SPLITS[1:]
+# The dev split (spec `splits.dev` > 0): whole train-side template families carved out of the
+# lessons, for `syllabus sweep` to choose a recipe on without reading a test split. Beside the
+# splits, like the general ones: only a build whose spec asks for it has one, no gate check,
+# report or `run` scores it, and it is audited against train and against every test split.
+DevSplit = Literal["dev"]
+DEV_SPLIT: DevSplit = "dev"
 # What is scored (lm-eval tasks, eval files, gate checks), in report order. `train_sample`
 # is a scored sample of train (memorization), never a split of its own.
 ScoredSplit = Literal["train_sample", "test_paraphrase", "test_form", "test_locality"]

@@ -7,45 +7,35 @@ runs/<id>/eval/*.json, gate → runs/<id>/verdict.json + reports.
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from .errors import Problem
+from .outcomes import CompileResult, DiffResult, EvalResult, GateResult, RunResult, TrainOverrides
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .diffs.compare import BuildDiff
-    from .release.gate import Verdict
+    from .build.stats import BuildStats
     from .build.read import Build
     from .spec.loader import LoadedSpec
-    from .model.load import LoadedModel
-    from .training.replies import Reply
+    from .sweep.record import SweepOutcome
 
 
 def validate(spec_path: Path) -> tuple[Problem, ...]:
-    """spec file → its warnings; raises SpecError listing every error, the lessons' lint included."""
+    """spec file → its warnings; raises SpecError listing every error, the lessons' lint and the
+    sweep: section's trials and objective included."""
     from .compilation.chain import check_lessons
     from .spec.loader import load_spec
+    from .sweep.check import check_sweep
 
-    return check_lessons(load_spec(spec_path)).warnings
-
-
-@dataclass(frozen=True)
-class CompileResult:
-    path: Path
-    counts: dict[str, int]
-
-    def summary(self) -> str:
-        parts = ", ".join(f"{k} {v}" for k, v in self.counts.items())
-        return f"built {self.path}: {parts}"
+    return check_sweep(check_lessons(load_spec(spec_path))).warnings
 
 
 def compile_spec(spec_path: Path, out: Path | None = None, echo: Callable[[str], None] = lambda s: None,
-                 loaded: "LoadedSpec | None" = None, force: bool = False) -> CompileResult:
+                 loaded: "LoadedSpec | None" = None, force: bool = False,
+                 warn: Callable[[str], None] | None = None) -> CompileResult:
     """spec file (or the LoadedSpec read from it) → build folder (atomically written); raises
     SpecError / BuildError, or UsageError for an `out` that is not a build unless `force`
-    (build.check_out)."""
+    (build.check_out). `echo` receives progress lines, `warn` the spec's warnings (default: echo)."""
     from .build.write import check_out, write_build
     from .compilation.chain import compile_loaded
     from .spec.loader import load_spec
@@ -54,29 +44,22 @@ def compile_spec(spec_path: Path, out: Path | None = None, echo: Callable[[str],
     out = out or Path("build") / loaded.spec.name
     check_out(out, spec_path, force)  # write_build checks again; here a wrong --out fails before the compile
     for warning in loaded.warnings:
-        echo(warning.render())
+        (warn or echo)(warning.render())
     compiled = compile_loaded(loaded, progress=echo)
     path = write_build(compiled, out, force)
     counts = {split: len(rows) for split, rows in compiled.splits.items()}
+    if compiled.splits.dev:
+        counts.update(dev=len(compiled.splits.dev))
     if compiled.splits.test_general:
         counts.update(train_general=len(compiled.splits.train_general), test_general=len(compiled.splits.test_general))
     return CompileResult(path, counts)
 
 
-def stats(build_path: Path, n_examples: int) -> str:
-    from .build.stats import render_stats
+def stats(build_path: Path, n_examples: int) -> "BuildStats":
+    """build folder → BuildStats: counts, audit summary, the first examples (.render() / .to_json())."""
+    from .build.stats import read_stats
 
-    return render_stats(build_path, n_examples)
-
-
-@dataclass(frozen=True)
-class DiffResult:
-    """What `diff` found: the diff, rendered in the format asked for, and the exit code
-    --fail-on asks for (1 when triggered, else 0)."""
-
-    diff: "BuildDiff"
-    text: str
-    exit_code: int
+    return read_stats(build_path, n_examples)
 
 
 def diff(old: Path, new: Path | None, rev: str | None = None, fmt: str = "text", limit: int = 20,
@@ -117,25 +100,16 @@ def diff(old: Path, new: Path | None, rev: str | None = None, fmt: str = "text",
     return DiffResult(d, render_diff(d, fmt, limit, color), exit_code(d, fail_on))
 
 
-@dataclass(frozen=True)
-class TrainOverrides:
-    """Command-line flags that override the spec's `train:` block (None = keep)."""
-
-    model: str | None = None
-    epochs: float | None = None
-    lr: float | None = None
-    rank: int | None = None
-    batch_size: int | None = None
-    device: str | None = None
-
-
 def train(build_path: Path, overrides: TrainOverrides = TrainOverrides(), resume: Path | None = None,
           runs_root: Path = Path("runs")) -> Path:
     """build → runs/<id>/ with adapter/, run.json, train_log.jsonl. `resume` continues that run
     from its last complete checkpoint (same build and settings; --device may change)."""
     from .build.read import read_build, read_split
     from .model.load import load_model
+    from .release.model_card import write_train_card
     from .training.lora import TrainSettings, check_resume, new_run_dir, train_lora
+    from .training.ranks import ranks
+    from .training.record import read_record
     from .training.replies import general_replies
 
     build = read_build(build_path)
@@ -149,8 +123,10 @@ def train(build_path: Path, overrides: TrainOverrides = TrainOverrides(), resume
     with loaded.compute(loaded.model):
         retain = general_replies(build, loaded, settings.device, with_test=False)
     run_dir = Path(resume) if resume is not None else new_run_dir(runs_root, build.manifest.name)
-    train_lora(loaded, examples, settings, run_dir, build_sha256=build.manifest.sha256, build_path=build.path,
-               resume=resume is not None, retain=retain, retain_by=_retain_by(build, loaded.name))
+    result = train_lora(loaded, examples, settings, run_dir, build_sha256=build.manifest.sha256, build_path=build.path,
+                        resume=resume is not None, retain=retain, retain_by=_retain_by(build, loaded.name))
+    if ranks().main:  # under torchrun, rank 0 alone writes the run folder
+        write_train_card(result.adapter_dir, read_record(run_dir))
     return run_dir
 
 
@@ -161,9 +137,9 @@ def _retain_by(build: "Build", base_name: str) -> str | None:
 
 
 def evaluate(build_path: Path, adapter: Path | None = None, model: str | None = None, device: str | None = None,
-             out: Path | None = None, limit: int | None = None) -> Path:
+             out: Path | None = None, limit: int | None = None) -> EvalResult:
     """build (+ adapter) → runs/<id>/eval/{base,prompted,tuned}.json (+ general.json: the drift on
-    test_general, with an adapter and retain.general); returns the run folder.
+    test_general, with an adapter and retain.general); returns the run folder and the arms' results.
 
     With an adapter (runs/<id>/adapter): the run folder is its parent unless --out, the base
     model is run.json's unless --model, and all three arms are scored on one loaded model
@@ -173,6 +149,7 @@ def evaluate(build_path: Path, adapter: Path | None = None, model: str | None = 
     from .errors import UsageError
     from .evaluation.arms import evaluate_arms
     from .evaluation.drift import write_run_drift
+    from .evaluation.engines import check_engine
     from .integrity import adapter_sha256, read_json
     from .model.load import load_model
 
@@ -191,6 +168,7 @@ def evaluate(build_path: Path, adapter: Path | None = None, model: str | None = 
     if run_dir is None:
         run_dir = Path("runs") / f"eval-{build.manifest.name}-{build.manifest.sha256[:8]}"
     name = name or build.spec.train.model
+    check_engine(build.spec, build.path / "spec.json")  # vllm asked for, not installed: before the model loads
     loaded = load_model(name, device)
     arms: tuple[str, ...] = ("base", "prompted")
     target, adapter_sha = loaded.model, ""
@@ -199,66 +177,50 @@ def evaluate(build_path: Path, adapter: Path | None = None, model: str | None = 
         target = loaded.with_adapter(adapter)
         arms += ("tuned",)
     with loaded.compute(target):
-        evaluate_arms(target, loaded.tokenizer, build, arms, run_dir, model_name=loaded.name, limit=limit,
-                      adapter_sha256=adapter_sha)
+        scored = evaluate_arms(target, loaded.tokenizer, build, arms, run_dir, model_name=loaded.name, limit=limit,
+                               adapter_sha256=adapter_sha, adapter=adapter)
         if adapter is not None:
             write_run_drift(build, loaded, target, run_dir, adapter_sha)
-    return run_dir
-
-
-@dataclass(frozen=True)
-class GateResult:
-    """What `gate` decided: the verdict, its table as text, and the report files it wrote."""
-
-    verdict: "Verdict"
-    text: str
-    reports: dict[str, Path]
-
-    @property
-    def exit_code(self) -> int:
-        return self.verdict.exit_code
-
-    def render(self) -> str:
-        return self.text + "\nreports: " + ", ".join(str(p) for p in self.reports.values())
+    return EvalResult(run_dir, tuple(scored[a] for a in arms))
 
 
 def gate(run_dir: Path, baseline: Path | None = None) -> GateResult:
-    """runs/<id>/ → eval/constant.json, verdict.json + reports; GateResult.
-
-    verify the run folder (release/verify.py) → judge it (release/judge.py: read its eval/ files,
-    decide, assemble the report context) → write the reports (release/report.py). When it refuses
-    before deciding (exit 2 or 3), the verdict files an earlier gate wrote in run_dir are removed:
-    a CI reading verdict.json must not find a stale PASS."""
-    from .errors import SyllabusError
-    from .release.judge import judge
-    from .release.report import clear_verdict, write_reports
+    """runs/<id>/ → eval/constant.json, verdict.json + reports; GateResult (release/report.gate_run:
+    verify → judge → write the reports; a refusal before deciding leaves no stale verdict)."""
+    from .release.report import gate_run
     from .release.text_report import render_text
+
+    judged, paths = gate_run(run_dir, baseline)
+    return GateResult(judged.verdict, render_text(judged.verdict, judged.context), dict(paths), judged.context)
+
+
+def report(run_dir: Path, fmt: str = "markdown", baseline: Path | None = None) -> str:
+    """runs/<id>/ → the gate's report as "text", "markdown" or "html", written nowhere: verify →
+    judge → render, as `gate` does, without its verdict files (a look at a run, or a page for an
+    API user). Raises what `gate` raises; ValueError for another format."""
+    from .release.html_report import render_html
+    from .release.judge import judge
+    from .release.text_report import render_markdown, render_text
     from .release.verify import verify_run
 
-    try:
-        run = verify_run(run_dir)
-        judged = judge(run, baseline)
-        paths = write_reports(judged.verdict, judged.context, run.run_dir)
-    except SyllabusError:
-        clear_verdict(run_dir)
-        raise
-    return GateResult(judged.verdict, render_text(judged.verdict, judged.context), dict(paths))
+    renderers = {"text": render_text, "markdown": render_markdown, "html": render_html}
+    if fmt not in renderers:
+        raise ValueError(f"report format {fmt!r}: expected one of {', '.join(renderers)}")
+    judged = judge(verify_run(run_dir), baseline)
+    return renderers[fmt](judged.verdict, judged.context)
 
 
-@dataclass(frozen=True)
-class RunResult:
-    """The main job's outcome: its run folder, the gate's result, and the wall time."""
+def sweep(spec_path: Path, grid: Sequence[str] = (), *, runs_root: Path = Path("runs"), out: Path | None = None,
+          device: str | None = None) -> "SweepOutcome":
+    """spec (+ --grid NAME=V1,V2 …) → SweepOutcome: compile it, run its trials on dev in one process
+    with one model load, examine the chosen one on the test splits and gate it (sweep/run.py)."""
+    from .progress import say
+    from .sweep.run import sweep as run_sweep
 
-    run_dir: Path
-    gate: GateResult
-    seconds: float
+    def compile_(loaded: "LoadedSpec") -> Path:
+        return compile_spec(spec_path, echo=say, loaded=loaded).path
 
-    @property
-    def exit_code(self) -> int:
-        return self.gate.exit_code
-
-    def render(self) -> str:
-        return f"{self.gate.render()}\nrun {self.run_dir} in {self.seconds:.0f} s"
+    return run_sweep(spec_path, grid, compile_, runs_root=runs_root, out=out, device=device, echo=say)
 
 
 def run(spec_path: Path, device: str | None = None, runs_root: Path = Path("runs"),
@@ -276,20 +238,25 @@ def run(spec_path: Path, device: str | None = None, runs_root: Path = Path("runs
     from .build.read import read_build, read_split
     from .evaluation.arms import evaluate_arms
     from .evaluation.drift import write_run_drift
+    from .evaluation.engines import check_engine
     from .integrity import adapter_sha256
     from .model.load import load_model
+    from .progress import say, warn
     from .spec.loader import load_spec
+    from .release.model_card import write_train_card
     from .training.lora import TrainSettings, adapted_layers, new_run_dir, train_lora
+    from .training.record import read_record
     from .training.replies import general_replies
 
     started = time.perf_counter()
     spec = load_spec(spec_path)
     stage = _Stages(6 if spec.spec.retain.general is None else 7)  # general replies: a stage of their own
     stage("compile", str(spec_path))
-    compiled = compile_spec(spec_path, echo=lambda s: print(s, file=sys.stderr), loaded=spec)
+    compiled = compile_spec(spec_path, echo=say, warn=warn, loaded=spec)
     build = read_build(compiled.path)
     general = build.spec.retain.general
     settings = TrainSettings.from_spec(build.spec.train, build.spec.seed, device=device)
+    check_engine(build.spec, spec_path)  # vllm asked for, not installed: before the model loads
     stage("load model", settings.model)
     loaded = load_model(settings.model, settings.device)
     run_dir = new_run_dir(runs_root, build.manifest.name)
@@ -312,6 +279,7 @@ def run(spec_path: Path, device: str | None = None, runs_root: Path = Path("runs
         loaded, read_split(build, "train"), settings, run_dir, build_sha256=build.manifest.sha256, build_path=build.path,
         retain=retain, retain_by=_retain_by(build, loaded.name),
     )
+    write_train_card(trained.adapter_dir, read_record(run_dir))  # the gate completes it
     stage("evaluate tuned", "the same items, adapter on" + (", and the drift on test_general" if general else ""))
     adapter_sha = adapter_sha256(trained.adapter_dir)  # the saved form of the weights scored next
     with loaded.compute(trained.model):
@@ -331,7 +299,9 @@ class _Stages:
     def __call__(self, name: str, detail: str) -> None:
         import time
 
+        from .progress import say
+
         now = time.perf_counter()
         took = f" (previous stage {now - self.t0:.1f} s)" if self.t0 is not None else ""
         self.n, self.t0 = self.n + 1, now
-        print(f"[{self.n}/{self.total}] {name}: {detail}{took}", file=sys.stderr, flush=True)
+        say(f"[{self.n}/{self.total}] {name}: {detail}{took}")

@@ -80,39 +80,6 @@ class Example:
         text = "\x1f".join((self.prompt, self.reply, self.answer, *self.choices, *self.choice_replies))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
-    def to_row(self, split: str) -> dict:
-        """Example → one JSONL row (chat `messages` as TRL/Axolotl read them). build/write.py writes
-        the same rows column by column; a test holds it to this, byte for byte."""
-        p = self.provenance
-        # Written out rather than dataclasses.asdict, which deep-copies and costs
-        # more than the rest of the row together (profiled on a 100k-example build).
-        prov = {
-            "rule": p.rule,
-            "form": p.form,
-            "form_kind": p.form_kind,
-            "family": p.family,
-            "template": p.template,
-            "scope": p.scope,
-            "subject": p.subject,
-            "asked": list(p.asked),
-            "operators": list(p.operators),
-        }
-        return {
-            "id": self.id,
-            "split": split,
-            "messages": [
-                {"role": "user", "content": self.prompt},
-                {"role": "assistant", "content": self.reply},
-            ],
-            "prompt": self.prompt,
-            "answer": self.answer,
-            "choices": list(self.choices),
-            "choice_replies": list(self.choice_replies),
-            "label": self.label,
-            "content_sha": self.content_sha,
-            "provenance": prov,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class GeneralPrompt:
@@ -124,16 +91,6 @@ class GeneralPrompt:
     kind: str  # the kind of task: "writing", "arithmetic", …
     family: str  # template family id, unique within the kind: whole families go to one side
     template: int  # index of the template within its family
-
-    def to_row(self, split: str) -> dict:
-        """GeneralPrompt → one JSONL row: the user turn only (the reply is written at train time)."""
-        return {
-            "id": self.id,
-            "split": split,
-            "messages": [{"role": "user", "content": self.prompt}],
-            "prompt": self.prompt,
-            "provenance": {"kind": self.kind, "family": self.family, "template": self.template},
-        }
 
 
 @dataclass(frozen=True)
@@ -155,6 +112,9 @@ class SplitSet:
     # Not in items(): they have no answers to lint, score with lm-eval or diff.
     train_general: tuple[GeneralPrompt, ...] = ()
     test_general: tuple[GeneralPrompt, ...] = ()
+    # The dev split (splits.dev > 0): whole train-side families carved out of train, which
+    # `syllabus sweep` scores while it chooses a recipe. Not in items(): no run, gate or diff reads it.
+    dev: tuple[Example, ...] = ()
 
     def items(self) -> list[tuple[str, tuple[Example, ...]]]:
         return [(name, getattr(self, name)) for name in SPLITS]

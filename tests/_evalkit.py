@@ -2,7 +2,7 @@
 
 No download: the tokenizer is a byte-level BPE trained here on the build's own text, the
 model a 2-layer Llama with random weights. The build is written row by row with
-records.Example(...).to_row, plus manifest.json/spec.json as buildio.read_build reads them
+build.rows.EXAMPLE_ROWS.to_row of records.Example(...), plus manifest.json/spec.json as buildio.read_build reads them
 and the task files from compiler.build.tasks.
 """
 
@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from compiler.records import Example, Provenance
+from compiler.build.rows import EXAMPLE_ROWS
 from compiler.build.tasks import group_name, task_files, task_names
 from _fakes import fake_manifest
 
@@ -49,7 +50,7 @@ def _example(split: str, i: int) -> Example:
 
 
 def rows(split: str) -> list[dict]:
-    return [_example(split, i).to_row(split) for i in range(SPLITS[split])]
+    return [EXAMPLE_ROWS.to_row(_example(split, i), split) for i in range(SPLITS[split])]
 
 
 def write_build(root: Path, name: str = "tiny-eval", max_gen_tokens: int = 6) -> Path:
@@ -89,7 +90,7 @@ def tiny_tokenizer():
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    corpus = [r["prompt"] + " " + " ".join(r["choices"]) for s in SPLITS for r in rows(s)]
+    corpus = [r["question"] + " " + " ".join(r["choices"]) for s in SPLITS for r in rows(s)]
     corpus += [SYSTEM_PROMPT, "user assistant system\n"]
     trainer = trainers.BpeTrainer(
         vocab_size=2000, special_tokens=SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()

@@ -11,6 +11,7 @@ from typing import Mapping, Sequence
 from compiler.training.record import ModelRef, Outcome, RunRecord, write_record
 from compiler.integrity import adapter_sha256, sha256_file
 from compiler.records import Example, Provenance
+from compiler.build.rows import EXAMPLE_ROWS
 from compiler.evaluation.results import ArmResult, Sample, Score, write_arm
 from compiler.spec.model import Spec
 from compiler.training.lora import TrainSettings
@@ -72,7 +73,7 @@ def fake_run(root: Path, arms: Mapping[str, ArmResult], spec: Mapping = SPEC,
     (build / "spec.json").write_text(Spec.model_validate(spec).model_dump_json(), encoding="utf-8")
     tasks = {"group": "g", "splits": {s: {"mc": f"t_{s}", "gen": f"t_{s}_gen"} for s in (data or {}) if s != "train"}}
     for split, rows in (data or {}).items():
-        text = "".join(json.dumps(ex.to_row(split)) + "\n" for ex in rows)
+        text = "".join(json.dumps(EXAMPLE_ROWS.to_row(ex, split)) + "\n" for ex in rows)
         (build / "data" / f"{split}.jsonl").write_text(text, encoding="utf-8")
     manifest = fake_manifest(spec["name"], {"train": 40, "test_paraphrase": 20, "test_form": 20, "test_locality": 20},
                              spec_sha256="b" * 64, system_prompt="", tasks=tasks)

@@ -71,3 +71,39 @@ def test_planted_ngram_leak_and_structural_crossing_are_caught():
     # Within the limit, the same leak is reported but not refused.
     relaxed = audit(leaky, Leakage(max_ngram_share=1.0)).refused
     assert len(relaxed) == 1 and "test_locality" in relaxed[0]
+
+
+def test_the_audit_record_reads_back_what_it_wrote():
+    import json
+
+    from compiler.compilation.audit import AuditReport
+
+    splits = _splits()
+    leaky = dataclasses.replace(splits, test_paraphrase=splits.test_paraphrase + splits.train[:2])
+    report = audit(leaky, Leakage(max_exact=10**6, max_ngram_share=1.0))
+    assert any(s.pairs for s in report.splits)
+    doc = json.loads(json.dumps(report.to_json()))
+    assert AuditReport.from_json(doc) == report  # leakage.json, with pairs
+    summary = AuditReport.from_json(json.loads(json.dumps(report.summary())))  # the manifest's copy
+    assert summary == dataclasses.replace(report, splits=tuple(dataclasses.replace(s, pairs=()) for s in report.splits))
+    assert summary.splits[0].counts() == {k: doc["splits"][summary.splits[0].split][k]
+                                          for k in ("exact", "ngram", "ngram_share", "structural")}
+
+
+def _dev_splits():
+    spec = small_spec(splits={"hold_out": {"forms": ["completion"]}, "dev": 0.3})
+    base = expand(spec, LIBRARY)
+    return split(spec, LIBRARY, base, operators(spec.paraphrase, LIBRARY.paraphrase))
+
+
+def test_a_dev_split_is_audited_against_train_and_every_test_split_against_it():
+    s = _dev_splits()
+    report = audit(s, Leakage())
+    assert s.dev and report.refused == ()
+    names = [a.split for a in report.splits]
+    assert "dev" in names and {"test_paraphrase~dev", "test_form~dev", "test_locality~dev"} <= set(names)
+    # a dev question planted into train, and one planted into a test split: each refused, named
+    leaked = audit(dataclasses.replace(s, train=s.train + (s.dev[0],)), Leakage())
+    assert any(r.startswith("dev: ") and "train" in r for r in leaked.refused)
+    peeked = audit(dataclasses.replace(s, test_form=s.test_form + (dataclasses.replace(s.dev[0], id="p" * 16),)), Leakage())
+    assert any(r.startswith("test_form~dev: ") and "with dev" in r for r in peeked.refused), peeked.refused

@@ -31,3 +31,10 @@ def test_bench_compile_prints_ratio_stages_yardstick_and_audit_growth():
 def test_bench_diff_prints_ratio_to_its_baseline():
     out = _run("tests/benchmarks/bench_diff.py", "1000")
     assert re.search(r"= \d+\.\d\d× baseline", out), out
+
+
+def test_bench_train_tiny_prints_useful_tokens_and_the_ratio():
+    out = _run("tests/benchmarks/bench_train.py", "--tiny", "--steps", "3", "--rounds", "1")
+    assert re.search(r"^  round 1 ours +[\d.]+ tok/s wall +[\d.]+ tok/CPU-s +[\d.]+ answer tok/s", out, re.M), out
+    assert re.search(r"^ratio ours/baseline: \d+\.\d\dx wall, \d+\.\d\dx per CPU-second, \d+\.\d\dx answer tokens", out,
+                     re.M), out

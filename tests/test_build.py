@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compiler.build.read import read_build, read_split
+from compiler.build.rows import EXAMPLE_ROWS
 from compiler.errors import BuildError
 from compiler.pipeline import compile_spec
 from tests.conftest import ROOT, SPECS
@@ -46,6 +47,11 @@ def test_manifest_lists_every_file_with_its_sha256(blue_build):
     assert manifest["files"] == on_disk
     assert manifest["counts"]["splits"]["train"] == len(read_split(read_build(blue_build), "train"))
     assert manifest["spec_sha256"] == hashlib.sha256((SPECS / "blue_products.yaml").read_bytes()).hexdigest()
+    from compiler.build.commands import command_templates
+
+    spec = read_build(blue_build).spec
+    assert manifest["lm_eval"] == command_templates(spec.name, spec.eval.readings, manifest["system_prompt"],
+                                                    spec.eval.batch_size)
 
 
 def test_rows_roundtrip_and_parquet_matches_jsonl(blue_build):
@@ -55,10 +61,10 @@ def test_rows_roundtrip_and_parquet_matches_jsonl(blue_build):
     for split in ("train", "test_paraphrase", "test_form", "test_locality", "train_sample"):
         examples = read_split(build, split)
         rows = [json.loads(line) for line in (blue_build / "data" / f"{split}.jsonl").read_text().splitlines()]
-        assert [e.to_row(split) for e in examples] == rows
+        assert [EXAMPLE_ROWS.to_row(e, split) for e in examples] == rows
         assert pq.read_table(blue_build / "data" / f"{split}.parquet").to_pylist() == rows
         for row in rows:
-            assert row["messages"][0] == {"role": "user", "content": row["prompt"]}
+            assert row["messages"][0] == {"role": "user", "content": row["question"]}
             assert row["messages"][1]["role"] == "assistant"
 
 
@@ -103,12 +109,12 @@ def test_a_spec_without_neighbours_writes_an_empty_locality_split(tmp_path):
 def test_arrays_built_from_buffers_equal_pyarrows_own(values):
     import pyarrow as pa
 
-    from compiler.build.write import _ints, _string_lists, _strings
+    from compiler.build.rows import ints, string_lists, strings
 
-    assert _strings(values).equals(pa.array(values, type=pa.string()))
+    assert strings(values).equals(pa.array(values, type=pa.string()))
     seqs = [tuple(values), (), tuple(reversed(values))]
-    assert _string_lists(seqs).equals(pa.array(seqs, type=pa.list_(pa.string())))
-    assert _ints(list(range(len(values)))).equals(pa.array(range(len(values)), type=pa.int64()))
+    assert string_lists(seqs).equals(pa.array(seqs, type=pa.list_(pa.string())))
+    assert ints(list(range(len(values)))).equals(pa.array(range(len(values)), type=pa.int64()))
 
 
 def test_compile_does_not_import_pandas(tmp_path):
@@ -129,15 +135,14 @@ _text = st.text(max_size=40)  # any unicode: quotes, backslashes, braces, contro
        ops=st.lists(_text, max_size=3), subject=_text, family=_text, label=st.integers(0, 3),
        template=st.integers(0, 10**6))
 def test_json_lines_are_json_dumps_of_each_row(prompt, reply, choices, asked, ops, subject, family, label, template):
-    from compiler.build.write import json_lines
     from compiler.records import Example, Provenance
 
     prov = Provenance("r", "open", "open", family, template, "rule", subject, tuple(asked), tuple(ops))
     rows = (Example("0123456789abcdef", prompt, choices[0], reply, tuple(choices), label, prov),
             Example("fedcba9876543210", reply, "Yes", prompt, ("Yes", "No"), 1, prov))
     for split in ("train", "test_locality"):
-        want = "".join(json.dumps(e.to_row(split), ensure_ascii=False, separators=(",", ":")) + "\n" for e in rows)
-        assert json_lines(split, rows, [e.content_sha for e in rows]) == want
+        want = "".join(json.dumps(EXAMPLE_ROWS.to_row(e, split), ensure_ascii=False, separators=(",", ":")) + "\n" for e in rows)
+        assert EXAMPLE_ROWS.json_lines(rows, split) == want
 
 
 def test_compile_command_reports_each_stage_and_what_the_split_set_aside(tmp_path):
@@ -162,3 +167,19 @@ def test_compile_command_reports_each_stage_and_what_the_split_set_aside(tmp_pat
                                 f"train time), {counts['test_general']} held out for test_general")
     assert lines[3].startswith("leakage audit in ")
     assert result.stdout.startswith(f"built {out}")
+
+
+def test_a_dev_split_is_written_with_tasks_outside_the_group(tmp_path):
+    spec = (SPECS / "blue_products.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "dev.yaml"
+    path.write_text(spec.replace("  retain_share: 0.5\n", "  retain_share: 0.5\n  dev: 0.2\n"), encoding="utf-8")
+    build = read_build(compile_spec(path, tmp_path / "b").path)
+    dev = read_split(build, "dev")
+    assert build.manifest.counts["dev"] == len(dev) >= 20 and (build.path / "data" / "dev.parquet").is_file()
+    assert "dev" not in build.manifest.tasks and build.manifest.dev_tasks.mc == "syllabus_blue_products_dev"
+    group = (build.path / "tasks" / "syllabus_blue_products.yaml").read_text()
+    assert "_dev" not in group and (build.path / "tasks" / "syllabus_blue_products_dev_gen.yaml").is_file()
+    assert not {e.id for e in dev} & {e.id for e in read_split(build, "train")}
+    # without splits.dev: no dev file, no dev task (the founding build as before)
+    plain = read_build(compile_spec(SPECS / "blue_products.yaml", tmp_path / "p").path)
+    assert plain.manifest.dev_tasks is None and not (plain.path / "data" / "dev.jsonl").exists()

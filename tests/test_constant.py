@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from compiler.build.read import read_build
+from compiler.build.rows import EXAMPLE_ROWS
 from compiler.evaluation.constant import constant_arm
 from compiler.records import Example
 from tests._fakes import fake_manifest
@@ -53,7 +54,7 @@ def _build(root: Path, splits: dict[str, tuple[Example, ...]], spec: dict = SPEC
     path = root / spec["name"]
     (path / "data").mkdir(parents=True)
     for split, rows in splits.items():
-        text = "".join(json.dumps(ex.to_row(split)) + "\n" for ex in rows)
+        text = "".join(json.dumps(EXAMPLE_ROWS.to_row(ex, split)) + "\n" for ex in rows)
         (path / "data" / f"{split}.jsonl").write_text(text, encoding="utf-8")
     scored = scored if scored is not None else tuple(s for s in splits if s != "train")
     tasks = {"group": "g", "splits": {s: {"mc": f"t_{s}", "gen": f"t_{s}_gen"} for s in scored}}

@@ -25,7 +25,9 @@ from compiler.compilation.audit import audit
 from compiler.cli import main
 from compiler.diffs.compare import diff_sides, exit_code
 from compiler.diffs.sides import Side, read_audit
+from compiler.errors import UsageError
 from compiler.diffs.render import render_diff
+from compiler.build.rows import EXAMPLE_ROWS
 from compiler.records import Example, Provenance, SplitSet, stable_hash
 from compiler.names import SPLITS
 from compiler.spec.model import Leakage
@@ -182,6 +184,9 @@ def test_read_audit_reads_what_audit_py_writes(tmp_path):
     assert counts["test_paraphrase"]["ngram"] == 1 and counts["test_paraphrase"]["exact"] == 0
     assert "n" not in counts["test_paraphrase"] and "structural" in counts["test_form"]
     assert read_audit(tmp_path / "nowhere") == {}
+    (tmp_path / "leakage.json").write_text(json.dumps({"ngram": 8, "splits": {"test_form": {"exact": 1}}}))
+    with pytest.raises(UsageError, match="leakage.json: not a leakage audit .*recompile the build"):
+        read_audit(tmp_path)
 
 
 @settings(max_examples=60, deadline=None)
@@ -263,8 +268,8 @@ def test_json_is_stable_sorted_and_documented():
     out = render_diff(d, "json", 1)
     doc = json.loads(out)
     assert out == json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False)
-    assert set(doc) == {"schema_version", "old", "new", "summary", "groups", "audit", "leaks", "entries", "empty"}
-    assert doc["schema_version"] == 1 and doc["empty"] is False
+    assert set(doc) == {"schema", "schema_version", "old", "new", "summary", "groups", "audit", "leaks", "entries", "empty"}
+    assert doc["schema"] == "syllabus.diff/1" and doc["schema_version"] == 1 and doc["empty"] is False
     assert [s["split"] for s in doc["summary"]] == [*SPLITS, "total"]
     assert len(doc["entries"]) == len(d.entries)  # --limit does not shorten JSON
     assert doc["leaks"]["moved_into_train"] == 1
@@ -280,7 +285,7 @@ def write_build(folder: Path, splits: dict, leakage: dict | None = None) -> Path
     """Examples per split → a minimal build folder that buildio.read_build accepts."""
     (folder / "data").mkdir(parents=True)
     for s in SPLITS:
-        rows = [json.dumps(e.to_row(s)) for e in splits.get(s, ())]
+        rows = [json.dumps(EXAMPLE_ROWS.to_row(e, s)) for e in splits.get(s, ())]
         (folder / "data" / f"{s}.jsonl").write_text("".join(r + "\n" for r in rows))
     spec = {"syllabus": 1, "name": "fake", "lexicon": {"product": ["box"]},
             "rules": [{"id": "r", "statement": "s", "subject": "product", "attribute": "color", "value": "blue",
@@ -288,7 +293,7 @@ def write_build(folder: Path, splits: dict, leakage: dict | None = None) -> Path
     (folder / "spec.json").write_text(json.dumps(spec))
     manifest = fake_manifest("fake", {s: len(splits.get(s, ())) for s in SPLITS}, spec_sha256=stable_hash(folder.name))
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    (folder / "leakage.json").write_text(json.dumps(leakage or {"ngram": 8, "splits": {}}))
+    (folder / "leakage.json").write_text(json.dumps(leakage or {"ngram": 8, "refused": [], "splits": {}}))
     return folder
 
 

@@ -75,7 +75,7 @@ def _recompute(model, tok, split: str, system: str | None, max_new: int):
     verdict = _verdict()
     out = []
     for row in evalkit.rows(split):
-        ctx = _context(tok, row["prompt"], system)
+        ctx = _context(tok, row["question"], system)
         lls = [_choice_logprob(model, tok, ctx, c) for c in row.get("choice_replies") or row["choices"]]
         reply = _greedy_reply(model, tok, ctx, max_new)
         out.append((row["id"], max(range(len(lls)), key=lls.__getitem__) == row["label"], reply,
@@ -213,7 +213,7 @@ def test_pipeline_evaluate_with_an_adapter(tok, build, tmp_path):
     evalkit.tiny_peft(evalkit.tiny_model(tok)).save_pretrained(run / "adapter")
     (run / "run.json").write_text(json.dumps({"model": {"name": str(base_dir)}}), encoding="utf-8")
     got = evaluate(build.path, adapter=run / "adapter", model=None, device="cpu", out=None, limit=2)
-    assert got == run
+    assert got.run_dir == run and [a.arm for a in got.arms] == list(ARMS)
     arms = {arm: results.read_arm(run / "eval" / f"{arm}.json") for arm in ARMS}
     assert all(a.complete and a.model == str(base_dir) for a in arms.values())
     assert all(s.n == 2 for a in arms.values() for s in a.scores)

@@ -14,7 +14,7 @@ from pydantic import TypeAdapter
 
 from compiler import pipeline
 from compiler.errors import EvalIncomplete, UsageError
-from compiler.release.checks import mcnemar_exact
+from compiler.evaluation.stats import mcnemar_exact
 from compiler.release.gate import decide, resolve_readings
 from compiler.release.verdict import BaselineVerdict, BuildRef, TableRow
 from compiler.evaluation.results import ArmResult, Sample, Score, read_arm, wilson_interval

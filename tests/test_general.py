@@ -1,4 +1,4 @@
-"""The general prompt pack and its split: templates/general/ → train-side retain prompts and
+"""The general prompt pack and its split: compiler/templates/general/ → train-side retain prompts and
 the held-out test_general split, model-free and deterministic."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import yaml
 
 from compiler.compilation.audit import ngrams, normalize
 from compiler.build.read import read_build, read_general
+from compiler.build.rows import GENERAL_ROWS
 from compiler.errors import SpecError
 from compiler.spec.general_pack import load_general_pack
 from compiler.compilation.general_split import GeneralShortfall, retain_count, split_general
@@ -127,7 +128,7 @@ def test_compile_writes_both_sides_counts_them_and_audits_test_general(general_b
     assert manifest["general"]["pack_sha256"] == PACK.sha256
     for name, rows in (("train_general", train), ("test_general", test)):
         lines = [json.loads(line) for line in (general_build / "data" / f"{name}.jsonl").read_text().splitlines()]
-        assert lines == [g.to_row(name) for g in rows]
+        assert lines == [GENERAL_ROWS.to_row(g, name) for g in rows]
         assert pq.read_table(general_build / "data" / f"{name}.parquet").to_pylist() == lines
     audit = json.loads((general_build / "leakage.json").read_text())["splits"]["test_general"]
     assert (audit["n"], audit["structural"], audit["exact"], audit["ngram"]) == (20, 0, 0, 0)
@@ -155,7 +156,7 @@ def test_the_audit_sees_a_general_family_on_both_sides():
 
 
 def test_stats_shows_the_general_prompts(general_build: Path):
-    text = stats(general_build, 2)
+    text = stats(general_build, 2).render()
     assert "test_general" in text and "train_general" in text
     assert "[writing/" in text or "[advice/" in text or "/" in text
 

@@ -21,7 +21,7 @@ def _text_files(root: Path) -> dict[str, str]:
     return {
         p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.suffix in {".jsonl", ".json", ".yaml", ".py"} and "__pycache__" not in p.parts
+        if p.is_file() and p.suffix in {".jsonl", ".json", ".yaml", ".py", ".md"} and "__pycache__" not in p.parts
     }
 
 

@@ -73,7 +73,9 @@ def test_a_refused_gate_leaves_no_earlier_verdict_behind(run):
     path = _build(run) / "data" / "test_paraphrase.jsonl"
     path.write_text(path.read_text().replace('"Blue"', '"Red"', 1))
     assert _gate(run)[0] == 3
-    assert not (run / "verdict.json").exists() and not (run / "junit.xml").exists()  # a CI must not read the old PASS
+    assert not (run / "verdict.json").exists()  # a CI must not read the old PASS
+    junit = (run / "junit.xml").read_text()  # the refusal's, with its reason: not the old PASS
+    assert 'name="status" value="incomplete"' in junit and "<error" in junit and "altered after the build" in junit
 
 
 def test_spec_json_edited_to_no_checks_is_untrusted_not_a_pass(run):

@@ -87,6 +87,11 @@ def test_devices(monkeypatch):
         with pytest.raises(M.ModelError, match="CUDA is not available"):
             M.resolve_device("cuda")
         assert M.resolve_device(None)[0] == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # torchrun: each process on its own GPU
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert M.resolve_device(None)[0] == M.resolve_device("cuda")[0] == torch.device("cuda:1")
+    assert M.resolve_device("cuda:0")[0] == torch.device("cuda:0")  # an explicit device wins
 
 
 def test_a_failed_first_load_leaves_no_cache(monkeypatch, tmp_path, cache):
@@ -229,3 +234,22 @@ def test_importing_the_package_bounds_openmp_spinning():
     assert run({}) == ["5000", "None"]
     assert run({"OMP_WAIT_POLICY": "PASSIVE"}) == ["None", "PASSIVE"]  # the user's choice wins
     assert run({"GOMP_SPINCOUNT": "0"}) == ["0", "None"]
+
+
+def test_parse_once_keeps_one_gguf_parse_and_name_map_for_the_while(monkeypatch):
+    import gguf
+
+    made = []
+
+    class Reader:
+        def __init__(self, path, mode="r"):
+            made.append((path, mode))
+
+    monkeypatch.setattr(gguf, "GGUFReader", Reader)
+    names = gguf.get_tensor_name_map
+    with M._parse_once():
+        assert gguf.GGUFReader("a.gguf") is gguf.GGUFReader("a.gguf") and made == [("a.gguf", "r")]
+        assert gguf.GGUFReader("b.gguf") is not gguf.GGUFReader("a.gguf")
+        arch = next(iter(gguf.MODEL_ARCH_NAMES))
+        assert gguf.get_tensor_name_map(arch, 2) is gguf.get_tensor_name_map(arch, 2)
+    assert gguf.GGUFReader is Reader and gguf.get_tensor_name_map is names  # put back after

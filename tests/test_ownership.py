@@ -172,12 +172,13 @@ def test_sigterm_during_compile_removes_the_temp_folder(tmp_path):
 
 def test_a_crashed_train_records_status_failed(tmp_path, monkeypatch):
     from compiler.training import lora as T
+    from compiler.training import trainer
     from tests._tiny import tiny_examples, tiny_loaded
 
     def crash(model, batch):
         raise RuntimeError("CUDA out of memory (simulated)")
 
-    monkeypatch.setattr(T, "batch_loss", crash)
+    monkeypatch.setattr(trainer, "batch_loss", crash)
     settings = T.TrainSettings(epochs=1, batch_size=4, checkpoint_every=1000)
     with pytest.raises(RuntimeError, match="simulated"):
         T.train_lora(tiny_loaded(), tiny_examples(), settings, tmp_path / "run", build_sha256="b" * 64, progress=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 
 import yaml
 
@@ -75,13 +76,21 @@ def test_run_with_general_retain_lessons_writes_the_drift_and_gates_on_it(tmp_pa
     drift_checks = [c for c in verdict["checks"] if c["kind"] in ("max_general_drift", "max_collapsed")]
     assert [c["passed"] for c in drift_checks] == [True, True]
     assert "General behaviour (held-out general prompts)" in (run / "report.md").read_text()
-    # a second run writes no reply: every one comes from the cache
-    again = CliRunner().invoke(main, ["run", str(spec), "--runs", str(tmp_path / "runs2"), "--device", "cpu"])
-    assert "0 written" in again.output, again.output
+    # a second run writes no reply: every one comes from the cache; its result as JSON (docs/cli-json.md)
+    again = CliRunner().invoke(main, ["run", str(spec), "--runs", str(tmp_path / "runs2"), "--device", "cpu",
+                                      "--format", "json"])
+    assert "0 written" in again.stderr, again.output
+    doc = json.loads(again.stdout)  # the one document on stdout: the progress lines went to stderr
+    (run2,) = (tmp_path / "runs2").iterdir()
+    assert doc["schema"] == "syllabus.run/1" and doc["run_dir"] == str(run2) and doc["exit_code"] == again.exit_code
+    assert doc["verdict"] == json.loads((run2 / "verdict.json").read_text())
     # `syllabus eval --adapter` measures the drift too (base replies from the cache)
     build = tmp_path / "build" / "blue-products"
     scored = CliRunner().invoke(main, ["eval", str(build), "--adapter", str(run / "adapter"), "--out",
-                                       str(tmp_path / "eval-again"), "--device", "cpu"])
+                                       str(tmp_path / "eval-again"), "--device", "cpu", "--format", "json"])
     assert scored.exit_code == 0, scored.output
+    arms = json.loads(scored.stdout)["arms"]
+    assert list(arms) == ["base", "prompted", "tuned"] and all(a["complete"] for a in arms.values())
+    assert Path(arms["tuned"]["file"]) == tmp_path / "eval-again" / "eval" / "tuned.json"
     again_general = json.loads((tmp_path / "eval-again" / "eval" / "general.json").read_text())
     assert again_general["scores"][0]["drift"] == general["scores"][0]["drift"]

@@ -51,6 +51,8 @@ def test_loss_falls_and_run_files_are_written(tmp_path):
     assert record["settings"]["lr"] == 1e-2 and record["steps"] == 80 and record["tokens_per_s"] > 0
     assert set(record["versions"]) >= {"torch", "transformers", "peft", "syllabus"}
     assert record["first_loss"] == log[0]["loss"] and record["device"] == "cpu"
+    # the loss history the report draws: every logged step, as train_log.jsonl has it
+    assert record["loss_curve"] == [[row["step"], round(row["loss"], 6)] for row in log]
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
@@ -105,11 +107,12 @@ sys.path.insert(0, {str(ROOT)!r})
 torch.set_num_threads(1)
 from tests._tiny import tiny_examples, tiny_loaded
 import compiler.training.lora as T
-fast_loss = T.batch_loss
+import compiler.training.trainer as TR
+fast_loss = TR.batch_loss
 def slow_loss(model, batch):
     time.sleep(0.05)  # slow enough that the test kills it between checkpoints
     return fast_loss(model, batch)
-T.batch_loss = slow_loss
+TR.batch_loss = slow_loss
 settings = T.TrainSettings(**{dict(FAST, checkpoint_every=4)!r})
 T.train_lora(tiny_loaded(), tiny_examples(), settings, Path({str(run_dir)!r}), build_sha256="b" * 64, progress=False)
 """
@@ -148,7 +151,9 @@ def test_sigkilled_run_resumes_from_its_last_complete_checkpoint(tmp_path):
 
 def test_sigterm_marks_the_run_interrupted_and_resume_finishes_it(tmp_path, monkeypatch):
     calls = []
-    fast_loss = T.batch_loss
+    from compiler.training import trainer as TR
+
+    fast_loss = TR.batch_loss
 
     def terminate_at_step_10(model, batch):
         calls.append(1)
@@ -156,12 +161,12 @@ def test_sigterm_marks_the_run_interrupted_and_resume_finishes_it(tmp_path, monk
             os.kill(os.getpid(), signal.SIGTERM)
         return fast_loss(model, batch)
 
-    monkeypatch.setattr(T, "batch_loss", terminate_at_step_10)
+    monkeypatch.setattr(TR, "batch_loss", terminate_at_step_10)
     with pytest.raises(T.TrainingInterrupted, match="--resume"):
         _train(tmp_path / "run", checkpoint_every=4)
     assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "interrupted"
     assert signal.getsignal(signal.SIGTERM) is not None  # our handler was removed again
-    monkeypatch.setattr(T, "batch_loss", fast_loss)
+    monkeypatch.setattr(TR, "batch_loss", fast_loss)
     settings = T.TrainSettings(**dict(FAST, checkpoint_every=4))
     T.train_lora(tiny_loaded(), tiny_examples(), settings, tmp_path / "run", build_sha256="b" * 64, resume=True,
                  progress=False)

@@ -8,7 +8,7 @@ Layout of a build:
   spec.json              the resolved spec (defaults filled in): train/eval/gate settings live here
   spec.yaml              the spec source as the user wrote it
   leakage.json           the full audit report
-  data/<split>.jsonl     one row per example (see records.Example.to_row); also .parquet
+  data/<split>.jsonl     one row per example (see rows.py, the one row codec); also .parquet
   data/train_sample.jsonl  the scored sample of train (memorization)
   data/train_general.jsonl general prompts whose replies become retain lessons at train time (retain.general)
   data/test_general.jsonl  held-out general prompts, scored as drift from the base model's replies
@@ -23,13 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, TypeVar
 
+from ..compilation.audit import AuditReport
 from ..errors import UsageError
 from ..integrity import json_kind, read_json, read_json_bytes, what_is_wrong
 from ..names import GENERAL_SPLITS
-from ..records import Example, GeneralPrompt, Provenance
+from ..records import Example, GeneralPrompt
 from ..spec.model import Spec
+from .rows import EXAMPLE_ROWS, GENERAL_ROWS
 
-BUILD_FORMAT = 1
+BUILD_FORMAT = 2  # 2: the user turn's column is `question` (was `prompt`, which TRL misreads)
 T = TypeVar("T")
 
 
@@ -42,17 +44,6 @@ class TaskNames:
 
 
 @dataclass(frozen=True)
-class AuditLine:
-    """The leakage audit of one test split against train, as the manifest summarizes it."""
-
-    split: str
-    exact: int  # test examples equal to a train example after normalization
-    ngram: int  # test examples sharing a word n-gram with train
-    ngram_share: float
-    structural: int  # families / forms / neighbours crossing into train
-
-
-@dataclass(frozen=True)
 class Manifest:
     name: str
     spec_sha256: str
@@ -60,12 +51,13 @@ class Manifest:
     system_prompt: str  # the rules' statements, the prompted arm's system prompt
     counts: Mapping[str, int]  # split (and train_sample) → examples
     breakdown: Mapping[str, Mapping[str, Mapping[str, int]]]  # "rule" / "form" / "scope" → split → key → examples
-    audit_ngram: int  # n of the audit's word n-grams
-    audit: tuple[AuditLine, ...]
+    audit: AuditReport  # the manifest's summary: counts per test split, no pairs (leakage.json has them)
     group: str  # lm-eval group of all tasks
     tasks: Mapping[str, TaskNames]  # scored split → task names
     files: Mapping[str, str]  # relative path → sha256
     sha256: str  # of manifest.json itself: what a run records as "the build"
+    # The dev split's tasks (splits.dev), outside `tasks`: evaluate and the gate never score it.
+    dev_tasks: TaskNames | None = None
 
 
 @dataclass(frozen=True)
@@ -95,15 +87,12 @@ def read_manifest(path: Path) -> Manifest:
             system_prompt=raw["system_prompt"],
             counts=dict(raw["counts"]["splits"]),
             breakdown={title: raw["counts"][f"by_{title}"] for title in ("rule", "form", "scope")},
-            audit_ngram=raw["audit"]["ngram"],
-            audit=tuple(
-                AuditLine(split, s["exact"], s["ngram"], s["ngram_share"], s["structural"])
-                for split, s in raw["audit"]["splits"].items()
-            ),
+            audit=AuditReport.from_json(raw["audit"]),
             group=raw["tasks"]["group"],
             tasks={k: TaskNames(**v) for k, v in raw["tasks"]["splits"].items()},
             files=dict(raw["files"]),
             sha256=hashlib.sha256(raw_text).hexdigest(),
+            dev_tasks=TaskNames(**raw["tasks"]["dev"]) if "dev" in raw["tasks"] else None,
         )
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in manifest.files.items()):
             raise TypeError("'files' maps a path to something other than a sha256 string")
@@ -126,29 +115,8 @@ def read_build(path: Path) -> Build:
 
 
 def example_from_row(row: Mapping) -> Example:
-    """One JSONL row → Example (the inverse of Example.to_row)."""
-    p = row["provenance"]
-    prov = Provenance(
-        rule=p["rule"],
-        form=p["form"],
-        form_kind=p["form_kind"],
-        family=p["family"],
-        template=p["template"],
-        scope=p["scope"],
-        subject=p["subject"],
-        asked=tuple(p["asked"]),
-        operators=tuple(p["operators"]),
-    )
-    return Example(
-        id=row["id"],
-        prompt=row["prompt"],
-        answer=row["answer"],
-        reply=row["messages"][-1]["content"],
-        choices=tuple(row["choices"]),
-        label=row["label"],
-        provenance=prov,
-        choice_replies=tuple(row.get("choice_replies", ())),  # builds before explained answers lack it
-    )
+    """One JSONL row → Example (the inverse of rows.EXAMPLE_ROWS.to_row)."""
+    return EXAMPLE_ROWS.from_row(row)
 
 
 def read_split(build: Build, split: str) -> tuple[Example, ...]:
@@ -195,9 +163,4 @@ def read_general(build: Build, split: str) -> tuple[GeneralPrompt, ...]:
     path = build.path / "data" / f"{split}.jsonl"
     if not path.exists():
         raise UsageError(f"{build.path}: not a complete build: missing data/{split}.jsonl; recompile the build")
-    return _read_rows(path, _general_from_row)
-
-
-def _general_from_row(row: Mapping) -> GeneralPrompt:
-    p = row["provenance"]
-    return GeneralPrompt(row["id"], row["prompt"], p["kind"], p["family"], int(p["template"]))
+    return _read_rows(path, GENERAL_ROWS.from_row)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from typing import Iterable, Sequence
 
-from ..names import READINGS, SCORED_SPLITS
+from ..names import DEV_SPLIT, SCORED_SPLITS
 from .read import TaskNames
 
 UTILS_FILE = "utils.py"
@@ -43,8 +43,8 @@ def group_name(build_name: str) -> str:
 
 def task_names(build_name: str, split: str) -> TaskNames:
     """('blue-products', 'test_form') → mc 'syllabus_blue_products_test_form', gen '…_gen'."""
-    if split not in SCORED_SPLITS:
-        raise ValueError(f"{split!r} is not a scored split; expected one of {', '.join(SCORED_SPLITS)}")
+    if split not in SCORED_SPLITS and split != DEV_SPLIT:
+        raise ValueError(f"{split!r} is not a scored split; expected one of {', '.join(SCORED_SPLITS)}, {DEV_SPLIT}")
     mc = f"{_stem(build_name)}_{split}"
     return TaskNames(mc=mc, gen=mc + "_gen")
 
@@ -60,7 +60,7 @@ def _dataset_lines(split: str) -> list[str]:
         "dataset_kwargs:",
         f"  syllabus_split: {_q(split)}",
         "test_split: test",
-        "doc_to_text: prompt",
+        "doc_to_text: question",
     ]
 
 
@@ -106,9 +106,20 @@ def _gen_yaml(name: str, split: str, max_gen_tokens: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+# How these tasks give syllabus's numbers: without a chat template lm-eval reads other prompts
+# (build/commands.py builds the exact lines; a run's eval/reproduce.sh holds them).
+_HOW_TO_RUN = [
+    "# syllabus's scores need the chat template: lm_eval run --model hf --model_args pretrained=MODEL",
+    "#   --tasks GROUP --include_path BUILD/tasks --apply_chat_template",
+    "# prompted arm: add --system_instruction with manifest.json's system_prompt; tuned: peft=ADAPTER in",
+    "# --model_args. A run's eval/reproduce.sh holds its exact lines.",
+]
+
+
 def _group_yaml(group: str, members: Sequence[str]) -> str:
     # No aggregate: a mean over mc and gen readings and over splits would mean nothing.
-    lines = [f"group: {group}", "task:", *(f"  - {m}" for m in members), "metadata:", f"  version: {TASK_VERSION}"]
+    how = [line.replace("GROUP", group) for line in _HOW_TO_RUN]
+    lines = [*how, f"group: {group}", "task:", *(f"  - {m}" for m in members), "metadata:", f"  version: {TASK_VERSION}"]
     return "\n".join(lines) + "\n"
 
 
@@ -125,7 +136,7 @@ from pathlib import Path
 DATA = Path(__file__).resolve().parent.parent / "data"
 # mc_choices: what the multiple-choice reading scores after the prompt: the explained reply
 # each choice would get ("The box should be red.") in explained builds, the bare choice otherwise.
-COPIED = ("id", "prompt", "answer", "choices", "label")  # as the row has them
+COPIED = ("id", "question", "answer", "choices", "label")  # as the row has them
 FIELDS = COPIED + ("form_kind", "mc_choices")
 
 
@@ -186,17 +197,20 @@ def process_gen(doc, results):
 '''
 
 
-def task_files(build_name: str, scored_splits: Sequence[str], max_gen_tokens: int = 16) -> dict[str, str]:
-    """build name, scored splits (+ the gen reading's token budget) → {path under tasks/: text}.
+def task_files(build_name: str, scored_splits: Sequence[str], max_gen_tokens: int = 16,
+               dev: bool = False) -> dict[str, str]:
+    """build name, scored splits (+ the gen reading's token budget; `dev`: the dev split's
+    tasks too) → {path under tasks/: text}.
 
-    One YAML per task, one group YAML and `utils.py`; keys sorted, text deterministic."""
+    One YAML per task, one group YAML and `utils.py`; keys sorted, text deterministic. The dev
+    tasks are outside the group: `lm_eval --tasks <group>` reads the exam, never dev."""
     files: dict[str, str] = {}
     members: list[str] = []
-    for split in scored_splits:
+    for split in (*scored_splits, *([DEV_SPLIT] if dev else [])):
         names = task_names(build_name, split)
         files[f"{names.mc}.yaml"] = _mc_yaml(names.mc, split)
         files[f"{names.gen}.yaml"] = _gen_yaml(names.gen, split, max_gen_tokens)
-        members += [names.mc, names.gen]
+        members += [names.mc, names.gen] if split != DEV_SPLIT else []
     group = group_name(build_name)
     files[f"{group}.yaml"] = _group_yaml(group, members)
     files[UTILS_FILE] = _UTILS

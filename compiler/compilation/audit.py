@@ -5,6 +5,9 @@ Three measurements, each by hashing into sets built once from train (never all-p
   general prompt family of test_general: the train side's general prompts count as train);
 - exact: a test prompt equal to a train prompt after normalization (case, punctuation, spaces);
 - n-gram: a test prompt sharing any word n-gram (default 8) with some train prompt.
+
+A dev split (splits.dev) is audited the same way against train, and every test split
+against it as well (`<test split>~dev`): tuning on dev must not tune on the exam.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from ..records import Example, GeneralPrompt, SplitSet
 from ..spec.model import Leakage
@@ -49,6 +52,11 @@ class SplitAudit:
     structural: int  # test examples whose family/form/neighbour is also in train
     pairs: tuple[LeakPair, ...]
 
+    def counts(self) -> dict[str, float]:
+        """The leak counts a diff compares, by name: every number of the split but its size."""
+        return {"exact": self.exact, "ngram": self.ngram, "ngram_share": round(self.ngram_share, 6),
+                "structural": self.structural}
+
     @property
     def ngram_share(self) -> float:
         return self.ngram / self.n if self.n else 0.0
@@ -84,6 +92,17 @@ class AuditReport:
             s.pop("pairs")
         return doc
 
+    @classmethod
+    def from_json(cls, doc: Mapping) -> "AuditReport":
+        """leakage.json's document, or the manifest's summary (no pairs) → AuditReport; KeyError /
+        TypeError name what is missing for the reader to locate (build/read.py, diffs/sides.py)."""
+        splits = tuple(
+            SplitAudit(split, int(s["n"]), int(s["exact"]), int(s["ngram"]), int(s["structural"]),
+                       tuple(LeakPair(**p) for p in s.get("pairs", ())))
+            for split, s in doc["splits"].items()
+        )
+        return cls(int(doc["ngram"]), splits, tuple(doc["refused"]))
+
 
 def _structural_key(ex: Example | GeneralPrompt, split: str) -> tuple[str, ...]:
     if split == "test_general":  # general prompts: their family within their kind of task
@@ -112,7 +131,22 @@ def _normalized(rows: Sequence[Example | GeneralPrompt]) -> list[str]:
 
 
 def audit(splits: SplitSet, limits: Leakage) -> AuditReport:
-    """Splits + limits → AuditReport; `refused` lists every limit the build breaks.
+    """Splits + limits → AuditReport; `refused` lists every limit the build breaks: the test
+    splits (and dev) against train, then the test splits against dev (`<test split>~dev`)."""
+    report = _audit(splits, limits)
+    if not splits.dev:
+        return report
+    # Dev as the reference side: the same three measurements, each test split against dev.
+    against_dev = _audit(dataclasses.replace(splits, train=splits.dev, train_general=(), test_general=(), dev=()),
+                         limits, reference="dev")
+    named = tuple(dataclasses.replace(sa, split=f"{sa.split}~dev") for sa in against_dev.splits)
+    return AuditReport(report.ngram, report.splits + named,
+                       report.refused + tuple(f"{r.split(':', 1)[0]}~dev:{r.split(':', 1)[1]}" for r in against_dev.refused))
+
+
+def _audit(splits: SplitSet, limits: Leakage, reference: str = "train") -> AuditReport:
+    """Splits + limits → AuditReport of the test splits (and dev, when `reference` is train)
+    against `splits.train`, which is the `reference` side.
 
     Train is indexed once into hash sets (normalized prompts, word n-grams, structural
     keys); each test example is then a few set lookups. Which train example a leak
@@ -132,6 +166,8 @@ def audit(splits: SplitSet, limits: Leakage) -> AuditReport:
     tests: list[tuple[str, Sequence[Example | GeneralPrompt]]] = [*splits.items()[1:]]
     if splits.test_general:
         tests.append(("test_general", splits.test_general))
+    if splits.dev:  # whole train-side families: audited like a test split (structural key: its family)
+        tests.append(("dev", splits.dev))
     for name, rows in tests:
         norms = _normalized(rows)
         structural_hit = [_structural_key(ex, name) in seen for ex in rows]
@@ -153,12 +189,12 @@ def audit(splits: SplitSet, limits: Leakage) -> AuditReport:
         sa = SplitAudit(name, len(rows), exact, gram, structural, tuple(pairs))
         results.append(sa)
         if structural:
-            refused.append(f"{name}: {structural} examples share a family/form/neighbour with train")
+            refused.append(f"{name}: {structural} examples share a family/form/neighbour with {reference}")
         if exact > limits.max_exact:
-            refused.append(f"{name}: {exact} examples equal a train example (limit {limits.max_exact})")
+            refused.append(f"{name}: {exact} examples equal a {reference} example (limit {limits.max_exact})")
         if sa.ngram_share > limits.max_ngram_share:
             refused.append(
-                f"{name}: {gram} of {len(rows)} examples ({sa.ngram_share:.1%}) share a {n}-gram with train "
+                f"{name}: {gram} of {len(rows)} examples ({sa.ngram_share:.1%}) share a {n}-gram with {reference} "
                 f"(limit {limits.max_ngram_share:.1%})"
             )
     return AuditReport(n, tuple(_with_train_side(results, train, train_norms, n)), tuple(refused))

@@ -72,7 +72,8 @@ def _general(loaded: LoadedSpec, splits: SplitSet) -> SplitSet:
 
 def _lint(loaded: LoadedSpec, splits: SplitSet) -> None:
     """SpecError listing every lint problem of the lessons (exit 2), or nothing."""
-    problems = lint_examples(loaded.spec, loaded.library, splits.items(), _locator(loaded))
+    dev = [("dev", splits.dev)] if splits.dev else []  # dev lessons are lessons too: one answer each, sound sentences
+    problems = lint_examples(loaded.spec, loaded.library, [*splits.items(), *dev], _locator(loaded))
     if problems:
         raise SpecError(problems)
 
@@ -99,6 +100,9 @@ def compile_loaded(loaded: LoadedSpec, progress: Callable[[str], None] = lambda 
     if splits.set_aside:  # only neighbour questions are ever set aside (split.split_of)
         progress(f"  from {len(base) - splits.set_aside:,} of the {len(base):,} questions: {splits.set_aside:,} neighbour "
                  "questions set aside by splits.retain_share and the held-out families and neighbours")
+    if splits.dev:
+        progress(f"  dev split: {len(splits.dev):,} examples from {len({(e.provenance.rule, e.provenance.form, e.provenance.family) for e in splits.dev})} "
+                 "train-side families (splits.dev), scored by `syllabus sweep` only")
     if splits.test_general:
         progress(f"  general prompts: {len(splits.train_general)} for retain lessons (replies written at train time), "
                  f"{len(splits.test_general)} held out for test_general")

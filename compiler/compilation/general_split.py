@@ -78,7 +78,7 @@ def split_general(settings: GeneralRetain, pack: GeneralPack, seed: int, n_lesso
         raise GeneralShortfall(("retain", "general", "held_out"),
                                f"holds out no general prompt family: no kind of task in the pack has two families "
                                f"({len(pack.prompts)} prompts in {len(families)} kinds)",
-                               "test_general would be empty: add families to templates/general/ (or a pack's general/)")
+                               "test_general would be empty: add families to compiler/templates/general/ (or a pack's general/)")
     want = retain_count(settings.share, n_lessons)
     if want > len(train_pool):
         pct = round(settings.held_out * 100)

@@ -6,6 +6,8 @@
 | test_form       | held-out forms (every family), held-out operators: in-scope subjects |
 |                 | and, as many, seen neighbours (a constant answer cannot pass it)  |
 | test_locality   | held-out neighbours × held-out families, held-out operators       |
+| dev             | `splits.dev` of train's families per (rule, seen form), unparaphrased: |
+|                 | whole families taken from train with their seen neighbours' questions |
 
 A (neighbour, family) pair that fits no row (a held-out neighbour in a seen family)
 is dropped rather than risk wording overlap with train. Nothing is split per
@@ -17,7 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from ..names import SPLITS
+from ..names import DEV_SPLIT, SPLITS
 from ..spec.budget import held_count
 from ..spec.library import Library
 from .paraphrase import Operators, paraphrase
@@ -40,6 +42,8 @@ class HoldoutPlan:
     # Share of seen neighbours' (neighbour, family) pairs in held-out forms that go to test_form,
     # per rule: as many out-of-scope questions as in-scope ones (12 in / 72 out → 1/6).
     form_neighbours: dict[str, float] = field(default_factory=dict)
+    # (rule, form, family) of train's families carved out as the dev split (splits.dev > 0).
+    dev: frozenset[tuple[str, str, str]] = frozenset()
 
 
 def plan(spec: Spec, library: Library, base: tuple[Example, ...], ops: Operators) -> HoldoutPlan:
@@ -74,7 +78,26 @@ def plan(spec: Spec, library: Library, base: tuple[Example, ...], ops: Operators
         elif (p.rule, p.subject) not in held_nbrs:
             in_form[p.rule][1] += 1
     shares = {rule: min(1.0, n_in / n_out) for rule, (n_in, n_out) in in_form.items() if n_out}
-    return HoldoutPlan(frozenset(frac.forms), held_fams, held_nbrs, train_ops, test_ops, shares)
+    dev = _dev_families(spec, families, held_fams)
+    return HoldoutPlan(frozenset(frac.forms), held_fams, held_nbrs, train_ops, test_ops, shares, dev)
+
+
+def _dev_families(spec: Spec, families: dict[tuple[str, str], list[str]],
+                  held: frozenset[tuple[str, str, str]]) -> frozenset[tuple[str, str, str]]:
+    """Families per (rule, form) + the held-out ones → the train-side families the dev split takes:
+    `splits.dev` of each seen form's train families (held_count: 0.2 of 12 → 2, of 4 → 1, of 1 → 0,
+    so every seen form keeps a family to train on), by their own seeded hash ("dev"), so a dev
+    split never moves a family between train and the test splits."""
+    share = spec.splits.dev
+    if share <= 0:
+        return frozenset()
+    out = set()
+    for (rule, form), fams in families.items():
+        if form in spec.splits.hold_out.forms:
+            continue
+        train_side = [f for f in fams if (rule, form, f) not in held]
+        out |= {(rule, form, f) for f in _hold(spec.seed, (rule, form, DEV_SPLIT), train_side, share)}
+    return frozenset(out)
 
 
 def split_of(ex: Example, hp: HoldoutPlan, splits: Splits, seed: int) -> str | None:
@@ -117,19 +140,31 @@ def _balance(examples: list[Example]) -> list[Example]:
     return [ex for ex in examples if ex.id not in drop]
 
 
+# The dev split's questions stay as their templates wrote them. With train's operators a dev
+# question and a lesson of another family can share an 8-word run of operator text ("I was
+# wondering: For the box, is blue a …": the small test spec's audit refused it); with the
+# held-out ones, dev would share the exam's wordings. Without any, it shares neither.
+_NO_OPS = Operators((), ())
+
+
 def split(spec: Spec, library: Library, base: tuple[Example, ...], ops: Operators) -> SplitSet:
-    """Base examples → paraphrased examples in four disjoint, balanced, id-sorted splits."""
+    """Base examples → paraphrased examples in four disjoint, balanced, id-sorted splits (five
+    with `splits.dev`: the dev split, whole train-side families, unparaphrased)."""
     hp = plan(spec, library, base, ops)
-    out: dict[str, list[Example]] = {name: [] for name in SPLITS}
+    out: dict[str, list[Example]] = {name: [] for name in (*SPLITS, DEV_SPLIT)}
     variants, set_aside = spec.paraphrase.variants, 0
     for ex in base:
         name = split_of(ex, hp, spec.splits, spec.seed)
         if name is None:
             set_aside += 1
             continue
-        pool = hp.train_ops if name == "train" else hp.test_ops
+        if name == "train" and (ex.provenance.rule, ex.provenance.form, ex.provenance.family) in hp.dev:
+            name = DEV_SPLIT
+        pool = hp.train_ops if name == "train" else _NO_OPS if name == DEV_SPLIT else hp.test_ops
         out[name].extend(paraphrase(ex, pool, variants, spec.seed))
     done = {name: tuple(sorted(_balance(rows), key=lambda e: e.id)) for name, rows in out.items()}
+    if not done[DEV_SPLIT]:  # no dev split: the SplitSet (and the build) as before splits.dev existed
+        del done[DEV_SPLIT]
     return SplitSet(**done, set_aside=set_aside)
 
 

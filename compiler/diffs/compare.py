@@ -27,6 +27,7 @@ examples that stay (a moved example whose text also changed counts in both).
 
 JSON (`--format json`, schema_version 1; keys sorted, lists in a fixed order; every
 entry is listed, `--limit` only shortens text and markdown):
+  schema          "syllabus.diff/1" (the name every --format json document carries: docs/cli-json.md)
   schema_version  1
   old, new        {label, name, spec_sha256, counts: {split: n}}
   summary         [{split, old, new, added, removed, changed, moved_in, moved_out, renamed}]

@@ -267,6 +267,7 @@ def diff_to_json(d: BuildDiff) -> dict:
                 "fields": [asdict(f) for f in e.fields]}
 
     return {
+        "schema": f"syllabus.diff/{SCHEMA_VERSION}",  # as every --format json document names itself (docs/cli-json.md)
         "schema_version": SCHEMA_VERSION,
         "old": side(d.old),
         "new": side(d.new),

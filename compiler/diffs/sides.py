@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Mapping
 
 from ..build.read import Build, read_split
 from ..errors import UsageError
-from ..integrity import build_problems, read_json
+from ..compilation.audit import AuditReport
+from ..integrity import build_problems, read_json, what_is_wrong
 from ..records import Example
 from ..names import SPLITS, TEST_SPLITS
 
@@ -30,48 +31,19 @@ class Side:
     integrity: tuple[str, ...] = ()
 
 
-_NOT_COUNTS = {"n"}  # the split's size: shown in the summary already
-
-
 def read_audit(build_path: Path) -> dict[str, dict[str, float]]:
-    """build/leakage.json → {test split: {metric: count}}; {} when the file is absent.
-
-    audit.py writes `{"ngram": 8, "splits": {"test_form": {"n", "exact", "ngram",
-    "ngram_share", "structural", "pairs"}}}`. Every number under a test split's key is
-    taken (at any depth, named by its dotted path below the split), so a count the audit
-    adds later shows up here unchanged; `n` (the split's size) and booleans are not
-    leak counts and are skipped, lists (`pairs`) too."""
+    """build/leakage.json → {test split: {metric: count}} (SplitAudit.counts); {} when the file
+    is absent; UsageError (exit 2) naming the file when it is not an audit."""
     path = Path(build_path) / "leakage.json"
     if not path.exists():
         return {}
-    raw = read_json(path, "the leakage audit is unreadable; recompile the build", expect=object)
-    out: dict[str, dict[str, float]] = {}
-
-    def numbers(node: object, prefix: str) -> Iterable[tuple[str, float]]:
-        if isinstance(node, dict):
-            for k in sorted(node):
-                yield from numbers(node[k], f"{prefix}.{k}" if prefix else str(k))
-        elif isinstance(node, (int, float)) and not isinstance(node, bool):
-            yield prefix, float(node)
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                if k in TEST_SPLITS and isinstance(v, dict):
-                    out.setdefault(k, {}).update(
-                        (m, n) for m, n in numbers(v, "") if m not in _NOT_COUNTS
-                    )
-                else:
-                    walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
+    hint = "the leakage audit is unreadable; recompile the build"
+    doc = read_json(path, hint)
     try:
-        walk(raw)
-    except RecursionError:  # nested within json's limit, but past the walk's: no audit looks like that
-        raise UsageError(f"{path}: JSON nested too deeply to read; recompile the build") from None
-    return out
+        report = AuditReport.from_json(doc)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(f"{path}: not a leakage audit ({what_is_wrong(exc)}); recompile the build") from None
+    return {s.split: s.counts() for s in report.splits if s.split in TEST_SPLITS}
 
 
 def read_side(build: Build, label: str | None = None) -> Side:

@@ -11,6 +11,8 @@ Per-item records come from lm-eval's logged samples: doc["id"] is the example id
 task's `acc` (1.0 or 0.0) says whether the arm got it right, and the gen reading keeps
 its reply. A split that cannot be scored is left out and the arm marked
 `complete=False`, with what failed passed to `warn`: the gate then fails closed (exit 3).
+Each arm's file also records the plain `lm_eval run …` line that scores the same items the
+same way (`lm_eval_command`, commands.py), and eval/reproduce.sh holds every arm's.
 
 Cost: tasks are loaded once and reused by every arm (a TaskManager over the build's
 folder only, not lm-eval's ~14 000 bundled tasks); with `eval.engine: fast` (the default)
@@ -31,7 +33,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
 
-from . import results
+from . import commands, results
+from .engines import eval_batch_size
 from ..build.read import Build
 from ..errors import UsageError
 from ..build.tasks import report_order
@@ -67,9 +70,11 @@ def _quiet() -> Iterator[None]:
     import lm_eval.api.task as task_module
     from tqdm import tqdm
 
+    from ..progress import verbose
+
     logger = logging.getLogger("lm_eval")
     level, bar = logger.level, task_module.tqdm
-    logger.setLevel(logging.ERROR)
+    logger.setLevel(level if verbose() else logging.ERROR)  # -v: lm-eval's warnings show
     task_module.tqdm = lambda *a, **k: tqdm(*a, **{**k, "disable": True})
     try:
         yield
@@ -120,9 +125,15 @@ def _samples(logged: Sequence[Mapping], reading: str) -> tuple[results.Sample, .
     return tuple(out)
 
 
-def _lm(model, tokenizer, batch_size: int, progress: bool, engine: str = "fast"):
-    """→ the lm-eval model an engine names: 'fast' (fastlm.SharedPrefixLM) or 'hflm' (stock HFLM)."""
+def _lm(model, tokenizer, batch_size: int, progress: bool, engine: str = "fast", adapter: Path | None = None):
+    """→ the lm-eval model an engine names: 'fast' (fastlm.SharedPrefixLM), 'hflm' (stock HFLM) or
+    'vllm' (engines.vllm_lm: lm-eval's VLLM over the model's folder, `adapter` for the tuned arm)."""
     from .fastlm import SharedPrefixLM, StockLM
+
+    if engine == "vllm":
+        from .engines import vllm_lm
+
+        return vllm_lm(model, tokenizer, batch_size, progress, adapter)
 
     with _quiet():
         return (SharedPrefixLM if engine == "fast" else StockLM)(model, tokenizer, batch_size=batch_size, progress=progress)
@@ -220,18 +231,23 @@ def evaluate_arms(
     model_name: str = "",
     warn: Callable[[str], None] = _stderr,
     adapter_sha256: str = "",
+    adapter: Path | None = None,
 ) -> dict[str, results.ArmResult]:
     """Model (+ adapter) + tokenizer + build + arms → {arm: ArmResult}; writes
-    run_dir/eval/<arm>.json for each. Tasks load once; arms share one lm-eval wrapper.
+    run_dir/eval/<arm>.json for each, and eval/reproduce.sh (commands.py) from every arm file there.
+    Tasks load once; arms share one lm-eval wrapper.
     `model_name` is what the results record as the model (as in evaluate_arm).
     `adapter_sha256` (integrity.adapter_sha256 of the adapter on the model) goes into the tuned
-    arm's file: the gate scores nothing it cannot trace to the adapter run.json records."""
+    arm's file: the gate scores nothing it cannot trace to the adapter run.json records.
+    `adapter` (the folder the tuned model's adapter was saved to; run_dir/adapter by default) and
+    the model's own settings make each arm's `lm_eval_command`: plain lm-eval scoring the same."""
     if "tuned" in arms and not _is_peft(model):
         raise UsageError("the tuned arm needs a PEFT adapter on the model; pass --adapter runs/<id>/adapter")
     readings = tuple(readings or build.spec.eval.readings)
-    batch_size = batch_size or build.spec.eval.batch_size
+    batch_size = eval_batch_size(build, model, tokenizer, batch_size)  # the spec's on a CPU; a token budget on CUDA
     tasks = load_tasks(build, readings)
-    lm = _lm(model, tokenizer, batch_size, progress, build.spec.eval.engine)
+    lora = (adapter if adapter is not None else Path(run_dir) / "adapter") if "tuned" in arms else None
+    lm = _lm(model, tokenizer, batch_size, progress, build.spec.eval.engine, lora)
     out: dict[str, results.ArmResult] = {}
     for arm in arms:
         result = evaluate_arm(
@@ -240,10 +256,17 @@ def evaluate_arms(
         )
         if arm == "tuned":
             result = replace(result, adapter_sha256=adapter_sha256)
+        call = commands.arm_call(model, build, arm, readings=readings, batch_size=batch_size, limit=limit,
+                                 adapter=adapter if adapter is not None else Path(run_dir) / "adapter",
+                                 output_path=commands.output_path(run_dir, arm), model_name=model_name)
+        result = replace(result, lm_eval_command=commands.lm_eval_command(call))
         results.write_arm(result, Path(run_dir) / "eval" / f"{arm}.json")
         if progress:
-            print(f"{arm}: {_summary(result)} ({result.wall_s:.1f} s)", file=sys.stderr)
+            from ..progress import say
+
+            say(f"{arm}: {_summary(result)} ({result.wall_s:.1f} s)")
         out[arm] = result
+    commands.write_reproduce(run_dir)
     return out
 
 

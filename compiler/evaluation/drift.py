@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -99,7 +98,9 @@ def measure_drift(loaded: LoadedModel, tuned, prompts: Sequence[GeneralPrompt], 
 
 
 def _tell(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    from ..progress import say
+
+    say(line)
 
 
 def write_run_drift(build: "Build", loaded: LoadedModel, tuned, run_dir: Path, adapter_sha: str) -> None:

@@ -33,6 +33,8 @@ from lm_eval.models.huggingface import HFLM
 from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs, postprocess_generated_text
 from tqdm import tqdm
 
+from ..progress import show_bars
+
 # Prompt positions whose logits a generation prefill keeps for choice scoring: lm-eval's
 # chat context ends before the template's "\n", so "Blue" is scored as ["\n", "Blue"],
 # predicted at the prompt's last two positions.
@@ -75,6 +77,13 @@ class StockLM(HFLM):
     def reset(self) -> None:
         """Nothing is kept between calls."""
 
+    # lm-eval's own bars, where progress.show_bars() allows (not in a CI log)
+    def loglikelihood(self, requests, disable_tqdm: bool = False):
+        return super().loglikelihood(requests, disable_tqdm=disable_tqdm or not (self.progress and show_bars()))
+
+    def generate_until(self, requests, disable_tqdm: bool = False):
+        return super().generate_until(requests, disable_tqdm=disable_tqdm or not (self.progress and show_bars()))
+
 
 class SharedPrefixLM(HFLM):
     """HFLM over an in-memory model; see the module docstring for what it shares."""
@@ -104,7 +113,8 @@ class SharedPrefixLM(HFLM):
 
     def _bar(self, total: int, what: str):
         desc = f"{self.label} {what}".strip()
-        return tqdm(total=total, desc=desc, disable=not self.progress or not total, leave=False, dynamic_ncols=True)
+        return tqdm(total=total, desc=desc, disable=not (self.progress and total and show_bars()), leave=False,
+                    dynamic_ncols=True)
 
     def _call(self, ids, attn, pos, cache, keep: int):
         """One forward pass → (logits of the last `keep` positions [B, keep, V], cache)."""
@@ -220,7 +230,8 @@ class SharedPrefixLM(HFLM):
             greedy = not kwargs.get("do_sample") and set(kwargs) <= _GREEDY_KEYS
             replies = self._greedy([requests[i] for i in members], kwargs) if self._shareable() and greedy else None
             if replies is None:
-                replies = super().generate_until([requests[i] for i in members], disable_tqdm=disable_tqdm)
+                replies = super().generate_until([requests[i] for i in members],
+                                                 disable_tqdm=disable_tqdm or not (self.progress and show_bars()))
             for i, reply in zip(members, replies):
                 out[i] = reply
         return out  # type: ignore[return-value]

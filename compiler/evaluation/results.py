@@ -22,19 +22,7 @@ from typing import Mapping
 
 from ..errors import UsageError
 from ..integrity import json_kind, read_json, what_is_wrong, write_atomic
-
-
-def wilson_interval(correct: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """k correct of n → Wilson score interval (95 % by default); (nan, nan) when n = 0.
-
-    p̂ ± z·sqrt(p̂(1−p̂)/n + z²/4n²), centred at (p̂ + z²/2n) / (1 + z²/n)."""
-    if n == 0:
-        return (math.nan, math.nan)
-    p = correct / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+from .stats import wilson_interval
 
 
 @dataclass(frozen=True)
@@ -86,6 +74,9 @@ class ArmResult:
     # the tuned arm: integrity.adapter_sha256 of the adapter it scored ("" for the other arms),
     # which the gate compares with run.json's and with the adapter folder as it is now
     adapter_sha256: str = ""
+    # the plain `lm_eval run …` line that scores the same items the same way (commands.py);
+    # "" for the constant arm (no model) and for files written before syllabus recorded it
+    lm_eval_command: str = ""
 
     def score(self, split: str, reading: str) -> Score | None:
         return next((s for s in self.scores if s.split == split and s.reading == reading), None)
@@ -101,6 +92,7 @@ def write_arm(result: ArmResult, path: Path) -> None:
         "wall_s": round(result.wall_s, 3),
         "problems": list(result.problems),
         **({"adapter_sha256": result.adapter_sha256} if result.adapter_sha256 else {}),
+        **({"lm_eval_command": result.lm_eval_command} if result.lm_eval_command else {}),
         "scores": [
             {
                 "split": s.split,
@@ -164,7 +156,8 @@ def read_arm(path: Path) -> ArmResult:
         if not isinstance(complete, bool):
             complete, problems = False, (*problems, f"complete is {complete!r}, not a JSON true or false")
         return ArmResult(_str(doc, "arm"), _str(doc, "model"), _str(doc, "build_sha256"), complete, scores,
-                         float(doc.get("wall_s", 0.0)), problems, _str(doc, "adapter_sha256", ""))
+                         float(doc.get("wall_s", 0.0)), problems, _str(doc, "adapter_sha256", ""),
+                         _str(doc, "lm_eval_command", ""))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UsageError(f"{path}: not an evaluation result ({what_is_wrong(exc)}); re-run `syllabus eval`") from None
 

@@ -15,7 +15,6 @@ hardly matters: 76 rows in one batch or in batches of 32 differed by 8 %).
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -96,8 +95,10 @@ def _batch(model, rows: list[list[int]], pad: int, stop: set[int], max_new: int)
 def greedy_replies(model, tokenizer, prompts: Sequence[str], max_new_tokens: int, *, batch_size: int = 32,
                    progress: bool = False, label: str = "replies") -> list[Written]:
     """(model, tokenizer, user prompts, length bound in tokens) → greedy replies in prompt order.
-    `progress` shows a bar on a terminal (stderr); the model is left in the mode it was in."""
+    `progress` shows a bar where progress.show_bars() allows; the model is left in the mode it was in."""
     from tqdm.auto import tqdm
+
+    from ..progress import show_bars
 
     if not prompts:
         return []
@@ -107,7 +108,7 @@ def greedy_replies(model, tokenizer, prompts: Sequence[str], max_new_tokens: int
     order = sorted(range(len(rows)), key=lambda i: (-len(rows[i]), i))
     done: dict[int, Written] = {}
     bar = tqdm(total=len(rows), desc=label, unit="reply", leave=False, dynamic_ncols=True,
-               disable=not (progress and sys.stderr.isatty()))
+               disable=not (progress and show_bars()))
     with torch.no_grad():  # not inference_mode: there autocast recasts every weight at every call
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]

@@ -13,6 +13,7 @@ import math
 from typing import Mapping, Sequence
 
 from ..evaluation.results import ArmResult, DriftResult, DriftScore, Score
+from ..evaluation.stats import mcnemar_exact
 from ..names import ARMS, READINGS, REPORT_ARMS, SCORED_SPLITS
 from ..spec.model import (
     GENERAL_CHECK_KINDS,
@@ -27,19 +28,6 @@ from ..spec.model import (
     MinAccuracy,
 )
 from .verdict import BaselineVerdict, BuildRef, CheckResult
-
-
-def mcnemar_exact(b: int, c: int) -> float:
-    """Discordant pair counts → two-sided exact McNemar p-value.
-
-    b = items only tuned got right, c = items only base got right. Under H0 each
-    discordant pair is a fair coin: p = min(1, 2·P(X ≤ min(b, c))), X ~ Bin(b + c, ½).
-    E.g. b = 8, c = 1: 2·(C(9,0) + C(9,1))/2⁹ = 20/512 = 0.039."""
-    n = b + c
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1))
-    return min(1.0, 2 * tail / 2**n)  # int / int: exact, then rounded once
 
 
 def usable(x: float) -> bool:

@@ -51,12 +51,25 @@ def verdict_document(verdict: Verdict, context: ReportContext) -> dict:
     }
 
 
+def unattributed(verdict: Verdict) -> tuple[str, ...]:
+    """The reasons of a verdict that no check carries (an arm missing or unfinished, a gate
+    without checks, a run the gate could not verify): decide words a check's own reason
+    "<name>: …" or "<name> failed: …"."""
+    names = [c.name for c in verdict.checks]
+    return tuple(r for r in verdict.reasons if not any(r.startswith((f"{n}: ", f"{n} failed: ")) for n in names))
+
+
 def render_junit(verdict: Verdict, context: ReportContext) -> str:
+    """Verdict → junit.xml: one testcase per check (a miss a <failure>, not evaluated an <error>);
+    an incomplete verdict adds one testcase per reason no check carries, as an <error>, so a
+    CI test reporter never shows an unverifiable run, or a gate without checks, as all green."""
     failures = sum(c.passed is False for c in verdict.checks)
-    errors = sum(c.passed is None for c in verdict.checks)
+    extra = unattributed(verdict) if verdict.status == "incomplete" else ()
+    errors = sum(c.passed is None for c in verdict.checks) + len(extra)
     suites = ET.Element("testsuites", name="syllabus gate")
     suite = ET.SubElement(suites, "testsuite", name=f"syllabus-gate.{context.build.name}",
-                          tests=str(len(verdict.checks)), failures=str(failures), errors=str(errors), skipped="0")
+                          tests=str(len(verdict.checks) + len(extra)), failures=str(failures), errors=str(errors),
+                          skipped="0")
     props = ET.SubElement(suite, "properties")
     for key, value in (("status", verdict.status), ("exit_code", str(verdict.exit_code)),
                        ("build_sha256", context.build.sha256), ("run", context.run_id)):
@@ -67,6 +80,10 @@ def render_junit(verdict: Verdict, context: ReportContext) -> str:
             ET.SubElement(case, "failure", message=c.detail, type=c.kind).text = c.detail
         elif c.passed is None:
             ET.SubElement(case, "error", message=c.detail, type="incomplete").text = c.detail
+    for k, reason in enumerate(extra, 1):
+        case = ET.SubElement(suite, "testcase", classname=f"syllabus.gate.{context.build.name}",
+                             name="evaluation complete" + (f"#{k}" if k > 1 else ""), time="0")
+        ET.SubElement(case, "error", message=reason.splitlines()[0] if reason else "", type="incomplete").text = reason
     if verdict.reasons:  # arm-level problems belong to no single check
         ET.SubElement(suite, "system-err").text = "\n".join(verdict.reasons)
     ET.indent(suites)

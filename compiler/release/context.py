@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from .. import __version__
 from .breakdown import FormRow, GeneralPair, Miss
+from .items import ItemRow
+from ..training.record import BaseRef
 from .verdict import BuildRef
 
 @dataclass(frozen=True)
@@ -35,4 +37,14 @@ class ReportContext:
     primary_reading: str = ""  # the reading of checks that name none (Spec.primary_reading); "" = not known
     general_pairs: tuple[GeneralPair, ...] = ()  # held-out general prompts: base vs tuned replies
     general_expected: bool = False  # the build has test_general (retain.general): say so when not measured
+    base: BaseRef | None = None  # where the base loads from elsewhere, its GGUF (run.json base); None: not recorded
     created_with: str = f"syllabus {__version__}"
+    # what a reviewer pins the numbers to (report.html's header); "" = not known
+    model_sha256: str = ""  # the base model's weights (run.json model.sha256: model/load.py LoadedModel.sha256)
+    adapter_sha256: str = ""  # integrity.adapter_sha256 of runs/<id>/adapter, as verified
+    trained_at: str = ""  # run.json finished_at (UTC)
+    syllabus_commit: str = ""  # git commit of the syllabus checkout that gated (source.syllabus_commit)
+    loss_curve: tuple[tuple[int, float], ...] = ()  # (step, training loss): run.json loss_curve
+    items: tuple[ItemRow, ...] = ()  # every held-out item × arm (items.held_out_items)
+    # arm → the lm_eval command line that reproduces its numbers (ArmResult.lm_eval_command)
+    lm_eval_commands: tuple[tuple[str, str], ...] = ()

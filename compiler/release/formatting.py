@@ -67,19 +67,48 @@ ARMS_NOTE = ("base: the model as it is · prompted: base with the rules as a sys
               "Readings: mc = multiple-choice log-likelihood, gen = greedy reply.")
 
 
+REFUSED_NOTE = ("The gate refused before deciding: it could not verify what this run trained and scored, so no "
+                "verdict.json was written and no score in this folder counts. Fix what the reasons name, then run "
+                "`syllabus gate` again.")
+
+
 def reading_note(primary: str) -> str:
     why = "its rules' answers are explained" if primary == "gen" else "no rule's answers are explained"
     return f"A check that names no reading uses the spec's primary reading, {primary} ({why})."
 
 
+def provenance(context: ReportContext) -> list[tuple[str, str]]:
+    """What pins a report's numbers → (what, value) rows: the base model and its weights' sha256,
+    the adapter's sha256, the build, when it was trained, and which syllabus gated it."""
+    unknown = "not known"
+    model, base = context.model, context.base
+    if base is not None and base.name_or_path != model:  # "default" → the hub id it stands for
+        model += f" = {base.name_or_path}"
+    if base is not None and base.gguf is not None:
+        model += f" (dequantized from {base.gguf.file}, {base.gguf.quantization})"
+    model += f" · weights sha256 {context.model_sha256}" if context.model_sha256 else ""
+    return [
+        ("base model", model),
+        ("adapter sha256", context.adapter_sha256 or unknown),
+        ("build", f"{context.build.name} · manifest sha256 {context.build.sha256 or unknown}"),
+        ("run", context.run_id + (f" · trained {context.trained_at}" if context.trained_at else "")),
+        ("gated with", f"{context.created_with} · git commit {context.syllabus_commit or unknown}"),
+    ]
+
+
 def build_lines(context: ReportContext, code: str) -> list[str]:
+    model_sha = f", weights sha256 {code}{context.model_sha256}{code}" if context.model_sha256 else ""
     lines = [
         f"build {code}{context.build.name}{code}, manifest sha256 {code}{context.build.sha256}{code}",
         f"spec sha256 {code}{context.spec_sha256}{code}",
-        f"base model {code}{context.model}{code}; run {code}{context.run_id}{code}",
+        f"base model {code}{context.model}{code}{model_sha}; run {code}{context.run_id}{code}",
     ]
+    if context.adapter_sha256:
+        lines.append(f"adapter sha256 {code}{context.adapter_sha256}{code}"
+                     + (f", trained {context.trained_at}" if context.trained_at else ""))
     if context.counts:
         lines.append("examples: " + ", ".join(f"{k} {v}" for k, v in context.counts))
     lines += [f"rule {code}{r.id}{code}: {r.statement}" for r in context.rules]
-    lines.append(f"created with {context.created_with}")
+    commit = f" (git commit {code}{context.syllabus_commit}{code})" if context.syllabus_commit else ""
+    lines.append(f"created with {context.created_with}{commit}")
     return lines

@@ -1,19 +1,33 @@
-"""Verdict + ReportContext → report.html: self-contained, the content of report.md plus a chart
-of accuracy per split and arm with Wilson 95 % intervals (inline PNG drawn with Agg).
+"""Verdict + ReportContext → report.html: one self-contained file, nothing fetched, readable
+without script. The content of report.md plus: a header pinning the numbers (base model and its
+sha256, adapter sha256, build, date, syllabus's git commit); the accuracy chart with every check's
+threshold and the prompted / constant baselines marked, and the training loss curve (svg.py,
+inline SVG); the lm_eval command that reproduces each arm; every held-out item with each arm's
+reply and verdict, filterable (html_items.py).
+
+render_refusal_html: the page of a gate that refused before deciding (exit 3): INCOMPLETE and why.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
-import math
 
-from ..names import READINGS, REPORT_ARMS, SCORED_SPLITS
+from ..names import REPORT_ARMS
 from .context import ReportContext
-from .formatting import (ARMS_NOTE, GENERAL_NOTE, HEAD, MARK, build_lines, cell, cut, fmt, fmt_opt, reading_note,
-                         score_keys, summary_line, table_row)
+from .formatting import (ARMS_NOTE, GENERAL_NOTE, HEAD, MARK, REFUSED_NOTE, build_lines, cell, cut, fmt, fmt_opt,
+                         provenance, reading_note, score_keys, summary_line)
+from .html_items import STYLE as ITEMS_STYLE, render_items
+from .svg import accuracy_chart, loss_curve
 from .verdict import Verdict
+
+_STYLE = ("body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#1f2933}"
+          "table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #cbd2d9;padding:.3rem .6rem;"
+          "text-align:left}tr.ok td:first-child{color:#18794e}tr.bad td:first-child{color:#c62828}"
+          "tr.na td:first-child{color:#b7791f}.verdict-pass{color:#18794e}.verdict-fail{color:#c62828}"
+          ".verdict-incomplete{color:#b7791f}table.prov td{border:0;padding:.1rem .6rem .1rem 0;font-size:.9rem}"
+          "table.prov td:first-child{color:#52606d}li.reason{white-space:pre-wrap}"
+          "pre{background:#f5f7fa;padding:.5rem;overflow-x:auto;white-space:pre-wrap;word-break:break-all}"
+          + ITEMS_STYLE)
 
 def _html_general(verdict: Verdict, context: ReportContext) -> str:
     e = html.escape
@@ -39,52 +53,42 @@ def _html_general(verdict: Verdict, context: ReportContext) -> str:
     return head + table + side
 
 
-def _chart_png(verdict: Verdict) -> bytes | None:
-    """Grouped bars (base / prompted / constant / tuned) per split with Wilson error bars, one panel per reading."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # Agg: no display, no global pyplot state
-    from matplotlib.figure import Figure
+def _header(verdict: Verdict, context: ReportContext, title: str) -> str:
+    """The page's head, verdict line, provenance table and reasons."""
+    e = html.escape
+    prov = "".join(f"<tr><td>{e(k)}</td><td><code>{e(v)}</code></td></tr>" for k, v in provenance(context))
+    reasons = "".join(f'<li class="reason">{e(r)}</li>' for r in verdict.reasons)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>syllabus gate: {e(title)}</title>
+<style>{_STYLE}</style></head>
+<body>
+<h1 class="verdict-{verdict.status}">{e(HEAD[verdict.status])}: syllabus gate for {e(title)} (exit {verdict.exit_code})</h1>
+<table class="prov">{prov}</table>
+<p>{e(summary_line(verdict))}.</p><ul>{reasons}</ul>
+"""
 
-    readings = [rd for rd in READINGS if any(r.reading == rd for r in verdict.table)]
-    if not readings:
-        return None
-    fig = Figure(figsize=(4.2 * len(readings) + 0.6, 3.4), dpi=100)
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(readings), squeeze=False)[0]
-    colors = {"base": "#9aa5b1", "prompted": "#f0b429", "constant": "#c3a6e8", "tuned": "#2f80ed"}
-    width = 0.8 / len(REPORT_ARMS)
-    for ax, reading in zip(axes, readings):
-        splits = [s for s in SCORED_SPLITS if any(r.split == s and r.reading == reading for r in verdict.table)]
-        for i, arm in enumerate(REPORT_ARMS):
-            xs, ys, lo, hi = [], [], [], []
-            for j, split in enumerate(splits):
-                row = table_row(verdict, arm, split, reading)
-                if row is None or not all(math.isfinite(v) for v in (row.acc, row.wilson_low, row.wilson_high)):
-                    continue
-                xs.append(j + (i - (len(REPORT_ARMS) - 1) / 2) * width)  # the arms' bars centred on the split
-                ys.append(row.acc)
-                lo.append(max(0.0, row.acc - row.wilson_low))
-                hi.append(max(0.0, row.wilson_high - row.acc))
-            ax.bar(xs, ys, width=width, color=colors[arm], label=arm, yerr=[lo, hi], capsize=3)
-        ax.set_xticks(range(len(splits)), [s.replace("test_", "") for s in splits])
-        ax.set_ylim(0, 1.05)
-        ax.set_title(f"accuracy ({reading})")
-        ax.grid(axis="y", alpha=0.3)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=len(REPORT_ARMS), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 0.92))  # leave the top strip to the legend, clear of the bars
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})  # no version stamp: same verdict, same bytes
-    return buf.getvalue()
+
+def _training(context: ReportContext) -> str:
+    picture = loss_curve(context.loss_curve)
+    if not picture:
+        return ""
+    (s0, l0), (s1, l1) = context.loss_curve[0], context.loss_curve[-1]
+    return (f"<h2>Training loss</h2>{picture}<p>{len(context.loss_curve)} logged optimizer steps "
+            f"(run.json loss_curve): step {s0} loss {fmt(l0)} → step {s1} loss {fmt(l1)}.</p>")
+
+
+def _reproduce(context: ReportContext) -> str:
+    """Per arm, the lm_eval command line that reproduces its numbers (H4's lm_eval_command)."""
+    e = html.escape
+    blocks = "".join(f"<h3>{e(arm)}</h3><pre>{e(command)}</pre>" for arm, command in context.lm_eval_commands if command)
+    return f"<h2>Reproduce with lm-eval</h2>{blocks}" if blocks else ""
 
 
 def render_html(verdict: Verdict, context: ReportContext) -> str:
+    """(Verdict, ReportContext) → report.html's text, as the module says."""
     e = html.escape
-    png = _chart_png(verdict)
-    chart = (
-        f'<img alt="accuracy per split: base, prompted, constant, tuned with Wilson 95% intervals" '
-        f'src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
-        if png else "<p>No scores to chart.</p>"
-    )
+    svg = accuracy_chart(verdict)
+    chart = svg or "<p>No scores to chart.</p>"
     rows = "".join(
         f'<tr class="{ {True: "ok", False: "bad", None: "na"}[c.passed]}"><td>{MARK[c.passed]}</td>'
         f"<td><code>{e(c.name)}</code></td><td>{fmt(c.observed)}</td><td>{fmt(c.threshold)}</td><td>{e(c.detail)}</td></tr>"
@@ -115,25 +119,24 @@ def render_html(verdict: Verdict, context: ReportContext) -> str:
         + ("<h2>Some held-out questions the tuned model missed</h2><table><tr><th>split</th><th>form</th>"
            f"<th>question</th><th>answer</th><th>tuned reply</th></tr>{missed}</table>" if missed else "")
     )
-    reasons = "".join(f"<li>{e(r)}</li>" for r in verdict.reasons)
     note = f"<p>{e(reading_note(context.primary_reading))}</p>" if context.primary_reading else ""
     build = "".join(f"<li>{e(line)}</li>" for line in build_lines(context, code=""))
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>syllabus gate: {e(context.build.name)}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1f2933}}
-table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}td,th{{border:1px solid #cbd2d9;padding:.3rem .6rem;text-align:left}}
-tr.ok td:first-child{{color:#18794e}}tr.bad td:first-child{{color:#c62828}}tr.na td:first-child{{color:#b7791f}}
-.verdict-pass{{color:#18794e}}.verdict-fail{{color:#c62828}}.verdict-incomplete{{color:#b7791f}}</style></head>
-<body>
-<h1 class="verdict-{verdict.status}">{e(HEAD[verdict.status])}: syllabus gate for {e(context.build.name)} (exit {verdict.exit_code})</h1>
-<p>{e(summary_line(verdict))}.</p><ul>{reasons}</ul>
-<h2>Checks</h2>{note}<table><tr><th></th><th>check</th><th>observed</th><th>threshold</th><th>detail</th></tr>{rows}</table>
+    items = render_items(context.items, context.primary_reading or "gen")
+    return _header(verdict, context, context.build.name) + f"""<h2>Checks</h2>{note}<table><tr><th></th><th>check</th><th>observed</th><th>threshold</th><th>detail</th></tr>{rows}</table>
 <h2>Accuracy per split (Wilson 95% interval)</h2>{chart}<p>{e(ARMS_NOTE)}</p>
 <table><tr><th>split</th><th>reading</th>{"".join(f"<th>{a}</th>" for a in REPORT_ARMS)}</tr>{scores}</table>
 <h2>Memorization gap (tuned: train_sample − split)</h2>
 <table><tr><th>split</th><th>reading</th><th>train_sample</th><th>split</th><th>gap</th></tr>{gaps}</table>
+{_training(context)}
 {_html_general(verdict, context)}
 {extra}
+{_reproduce(context)}
+{items}
 <h2>Build</h2><ul>{build}</ul>
 </body></html>
 """
+
+
+def render_refusal_html(verdict: Verdict, context: ReportContext) -> str:
+    """A gate that refused before deciding (verdict: incomplete, no checks, the reasons) → report.html."""
+    return _header(verdict, context, context.build.name) + f"<p>{html.escape(REFUSED_NOTE)}</p>\n</body></html>\n"

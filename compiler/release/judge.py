@@ -12,18 +12,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 from ..build.read import read_split
 from ..build.tasks import report_order
 from ..errors import UsageError
 from ..evaluation.constant import constant_arm
-from ..evaluation.results import read_arm, read_drift, write_arm
-from ..names import ARMS, READINGS
+from ..evaluation.results import ArmResult, read_arm, read_drift, write_arm
+from ..names import ARMS, READINGS, REPORT_ARMS
 from ..training.record import RunRecord
 from .breakdown import by_form, general_pairs, misses
 from .ci_files import read_baseline
 from .context import ReportContext, RuleInfo
 from .gate import decide
+from .items import held_out_items
+from .source import syllabus_commit
 from .verdict import BuildRef, Verdict
 from .verify import VerifiedRun
 
@@ -58,6 +61,7 @@ def judge(run: VerifiedRun, baseline: Path | None) -> Judgement:
     verdict = decide(build.spec.gate.checks, arms, base, ref, primary, general, run.adapter_sha256)
     readings = [r for r in READINGS if r in build.spec.eval.readings]
     missed_in = primary if primary in readings else readings[0]  # the reading the checks mostly use
+    held_out = {s: rows for s, rows in scored.items() if s != "train_sample"}
     context = ReportContext(
         run_id=run_dir.resolve().name,
         build=ref,
@@ -68,12 +72,28 @@ def judge(run: VerifiedRun, baseline: Path | None) -> Judgement:
         counts=tuple(build.manifest.counts.items()),
         training=training_facts(run.record),
         by_form=by_form(scored, arms, readings),
-        misses=misses({s: rows for s, rows in scored.items() if s != "train_sample"}, arms.get("tuned"), missed_in),
+        misses=misses(held_out, arms.get("tuned"), missed_in),
         primary_reading=primary,
         general_pairs=general_pairs(general),
         general_expected=build.spec.retain.general is not None,
+        base=run.record.base,
+        model_sha256=run.record.model.sha256,
+        adapter_sha256=run.adapter_sha256,
+        trained_at=run.record.finished_at or "",
+        syllabus_commit=syllabus_commit(),
+        loss_curve=run.record.loss_curve,
+        items=held_out_items(held_out, arms, readings),
+        lm_eval_commands=lm_eval_commands(arms),
     )
     return Judgement(verdict, context)
+
+
+def lm_eval_commands(arms: Mapping[str, ArmResult | None]) -> tuple[tuple[str, str], ...]:
+    """{arm: result or None} → (arm, the lm_eval command line that reproduces its numbers:
+    ArmResult.lm_eval_command) for each arm that records one, in report order; the constant arm
+    (no model) and eval files written before syllabus recorded the line have none."""
+    return tuple((name, arm.lm_eval_command) for name, arm in ((n, arms.get(n)) for n in REPORT_ARMS)
+                 if arm is not None and arm.lm_eval_command)
 
 
 def training_facts(record: RunRecord) -> tuple[tuple[str, str], ...]:

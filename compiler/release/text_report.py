@@ -7,8 +7,8 @@ from __future__ import annotations
 from ..markdown import md_escape
 from ..names import REPORT_ARMS
 from .context import ReportContext
-from .formatting import (ARMS_NOTE, GENERAL_NOTE, HEAD, MARK, build_lines, cell, cut, fmt, fmt_opt, general_line,
-                         reading_note, score_keys, summary_line, table_row)
+from .formatting import (ARMS_NOTE, GENERAL_NOTE, HEAD, MARK, REFUSED_NOTE, build_lines, cell, cut, fmt, fmt_opt,
+                         general_line, provenance, reading_note, score_keys, summary_line, table_row)
 from .verdict import Verdict
 
 _WORD = {True: "PASS", False: "FAIL", None: "N/A "}
@@ -77,8 +77,22 @@ def render_markdown(verdict: Verdict, context: ReportContext) -> str:
                 "| split | form | question | answer | tuned reply |", "|---|---|---|---|---|"]
         out += [f"| {m.split} | {m.form} | {md_escape(m.prompt)} | {md_escape(m.answer)} | {md_escape(m.reply)} |"
                 for m in context.misses]
+    commands = [(arm, cmd) for arm, cmd in context.lm_eval_commands if cmd]
+    if commands:  # a fence longer than any backtick run in the command, so none closes it early
+        out += ["", "### Reproduce with lm-eval"]
+        for arm, cmd in commands:
+            fence = "`" * max(3, _longest_backticks(cmd) + 1)
+            out += ["", f"{arm}:", "", f"{fence}sh", cmd, fence]
     out += ["", "### Build", ""] + [f"- {md_escape(line)}" for line in build_lines(context, code="`")]
     return "\n".join(out) + "\n"
+
+
+def _longest_backticks(text: str) -> int:
+    run = best = 0
+    for ch in text:
+        run = run + 1 if ch == "`" else 0
+        best = max(best, run)
+    return best
 
 
 def _md_general(verdict: Verdict, context: ReportContext) -> list[str]:
@@ -98,3 +112,12 @@ def _md_general(verdict: Verdict, context: ReportContext) -> list[str]:
                 f"{md_escape(cut(p.tuned_reply))}{' **(collapsed)**' if p.collapsed else ''} | {fmt(p.drop, 2)} |"
                 for p in context.general_pairs]
     return out
+
+
+def render_refusal_markdown(verdict: Verdict, context: ReportContext) -> str:
+    """A gate that refused before deciding (verdict: incomplete, no checks, the reasons) → report.md."""
+    out = [f"## {HEAD[verdict.status]}: syllabus gate for `{context.build.name}` (exit {verdict.exit_code})", "",
+           REFUSED_NOTE, ""]
+    out += [f"- {md_escape(r)}" for r in verdict.reasons]
+    out += ["", "### Run", ""] + [f"- {k}: {md_escape(v)}" for k, v in provenance(context)]
+    return "\n".join(out) + "\n"

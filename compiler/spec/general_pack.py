@@ -1,4 +1,5 @@
-"""The general prompt pack: templates/general/*.yaml → `GeneralPack` (every prompt rendered).
+"""The general prompt pack: compiler/templates/general/*.yaml (and a pack's general/) →
+`GeneralPack` (every prompt rendered).
 
 General prompts are about anything but a spec's rules (writing, lists, arithmetic,
 translation, …). They guard the rest of the model: the train-side ones become retain

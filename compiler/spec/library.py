@@ -1,9 +1,11 @@
 """The template library: question forms, the paraphrase lexicon and the general prompts,
-from `templates/`.
+from `compiler/templates/`.
 
 A pack is a folder with `forms/*.yaml` (one form each), an optional
-`paraphrase.yaml` and optional `general/*.yaml` (general_pack.py). The built-in pack is the project's `templates/`; a spec's
-`template_packs` are merged over it (a form of the same name replaces the built-in).
+`paraphrase.yaml` and optional `general/*.yaml` (general_pack.py). The built-in pack is
+`compiler/templates/`, package data inside `compiler` so that a wheel (`pip install .`, not only
+an editable install) carries it; a spec's `template_packs` are merged over it (a form of the
+same name replaces the built-in).
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from typing import Literal, Mapping, Sequence, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from ..errors import StorageError
 from ..records import FormKind
 from .general_pack import GeneralPack, load_general_pack
 from .fields import Sentence, Synonym
 from .yamlio import parse_model
 
-BUILTIN_PACK = Path(__file__).resolve().parents[2] / "templates"  # <repo>/templates
+# compiler/spec/library.py → compiler/templates: beside the code, wherever it is installed
+# (pyproject.toml declares it as package data).
+BUILTIN_PACK = Path(__file__).resolve().parents[1] / "templates"
 # Open questions are multiple choice: the answer + up to 3 wrong options (chance = 1/4).
 # expand draws that many distractors; check warns when a rule's distractor slot has fewer.
 MC_DISTRACTORS = 3
@@ -145,6 +150,10 @@ def load_library(packs: tuple[Path, ...] = ()) -> Library:
     prefixes: list[str] = []
     suffixes: list[str] = []
     origins: dict[str, tuple[str, tuple]] = {}
+    if not (BUILTIN_PACK / "forms").is_dir():
+        # Without it every form is "unknown": say what is really wrong (a broken install).
+        raise StorageError(f"{BUILTIN_PACK}: the built-in template pack is missing; reinstall syllabus "
+                           "(`pip install .`: the wheel carries compiler/templates/ as package data)")
     for pack in (BUILTIN_PACK, *packs):
         pack_forms, para = _load_pack(pack)
         forms.update(pack_forms)

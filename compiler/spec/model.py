@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_serializer, model_validator
 
 from ..names import READINGS, Reading
 from .fields import MAX_WORD, Sentence, Short, Strict, Synonym, Word
@@ -28,6 +28,8 @@ from .gate_checks import (
     MaxGeneralDrift as MaxGeneralDrift,
     MinAccuracy as MinAccuracy,
 )
+# The sweep: section (syllabus sweep) lives in sweep_section.py.
+from .sweep_section import Objective as Objective, Sweep
 
 FORMAT_VERSION = 1
 
@@ -168,6 +170,22 @@ class Splits(Strict):
         description="Share of a seen neighbour's train families kept as retain examples (seeded per neighbour): "
         "many neighbours with a few wordings each teach 'only the rule' for fewer train steps.",
     )
+    dev: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Share of each seen form's train-side template families (per rule, seeded) carved out of the "
+        "lessons as the `dev` split, which `syllabus sweep` scores to choose a recipe: 0.2 of 12 yes/no families "
+        "is 2. Their seen neighbours' questions go with them. 0: no dev split.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_no_dev(self, handler):
+        # A spec without a dev split resolves (spec.json) to the same bytes as before the field existed.
+        doc = handler(self)
+        if self.dev == 0.0 and isinstance(doc, dict):
+            doc.pop("dev", None)
+        return doc
 
 
 class GeneralRetain(Strict):
@@ -250,6 +268,12 @@ class Train(Strict):
     epochs: float = Field(3, gt=0, le=1000, allow_inf_nan=False)
     lr: float = Field(2e-4, gt=0, le=10, allow_inf_nan=False)
     batch_size: int = Field(8, ge=1, le=4096)
+    tokens_per_batch: int | None = Field(
+        None, ge=16, le=16_777_216,
+        description="Batches of as many lessons as fit this many (padded) tokens, on every device, instead of "
+        "batch_size lessons; steps per epoch follow from it. Unset: batch_size lessons on a CPU, and on CUDA "
+        "batch_size × the mean lesson length, so an epoch has about as many steps (the same recipe) either way.",
+    )
     max_length: int = Field(256, ge=16, le=32768, description="Longest lesson in tokens; longer ones are cut.")
     warmup_ratio: float = Field(0.0, ge=0.0, lt=1.0)
     checkpoint_every: int = Field(50, ge=1, le=1_000_000, description="Save a resumable checkpoint every N optimizer steps.")
@@ -261,11 +285,12 @@ class Eval(Strict):
     batch_size: int = Field(32, ge=1, le=4096)
     readings: list[Reading] = Field(default_factory=lambda: list(READINGS), min_length=1)
     max_gen_tokens: int = Field(16, ge=1, le=256)
-    engine: Literal["fast", "hflm"] = Field(
+    engine: Literal["fast", "hflm", "vllm"] = Field(
         "fast",
         description="'fast': lm-eval's HFLM with syllabus's speed-ups (a batch's shared prompt prefix runs once; "
         "choices are scored during the greedy pass), which override lm-eval internals; 'hflm': lm-eval's stock "
-        "HFLM, slower, the same numbers: the way back should an lm-eval upgrade break 'fast'.",
+        "HFLM, slower, the same numbers: the way back should an lm-eval upgrade break 'fast'; 'vllm': lm-eval's "
+        "vllm model (CUDA, needs the vllm package), the tuned arm through vllm's LoRA.",
     )
 
 
@@ -307,6 +332,15 @@ class Spec(Strict):
     eval: Eval = Field(default_factory=Eval)
     gate: Gate = Field(default_factory=Gate)
     limits: Limits = Field(default_factory=Limits)
+    sweep: Sweep | None = Field(None, description="Recipes `syllabus sweep` tries on the dev split, and how it picks one.")
+
+    @model_serializer(mode="wrap")
+    def _omit_no_sweep(self, handler):
+        # A spec without a sweep: section resolves (spec.json) to the same bytes as before the section existed.
+        doc = handler(self)
+        if self.sweep is None and isinstance(doc, dict):
+            doc.pop("sweep", None)
+        return doc
 
     def primary_reading(self) -> Reading:
         """The reading a gate check without one uses: 'gen' when any rule's answers are

@@ -4,7 +4,9 @@ train_log.jsonl and run.json, plus the tuned model in memory. General retain les
 examples as (prompt, reply) pairs.
 
 Speed (tests/benchmarks/bench_train.py) comes from batching.py: shared-prefix batches,
-length grouping, logits only at answer positions.
+length grouping, logits only at answer positions. On CUDA also token-budget batches, bf16, fused
+AdamW and the loss read every LOSS_EVERY steps (trainer.accelerator_args); a CPU trains the founding
+recipe batch for batch. Many GPUs: torchrun / accelerate launch (ranks.py: DDP, rank 0 writes).
 
 Faults: a checkpoint (adapter + optimizer + scheduler + RNG + trainer state) every
 `checkpoint_every` steps counts only once its COMPLETE marker is written last;
@@ -32,27 +34,25 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
-from ..model.batching import LengthGroupedBatches, batch_loss, collate, encode_example, encode_pair
-from ..errors import SyllabusError, UsageError
-from ..integrity import adapter_sha256, write_atomic
+from ..model.batching import batch_sampler, collate, encode_example, encode_pair
+from ..errors import TrainingInterrupted, UsageError
+from ..integrity import adapter_sha256
 from .record import FILE as RUN_FILE, ModelRef, Outcome, RetainRef, RunRecord, now as now_utc, read_record, write_record
 from ..model.load import LoadedModel
+from .portable import base_ref, make_portable
+from .ranks import barrier, from_main, join, ranks, total
+from .trainer import COMPLETE, LOSS_EVERY, accelerator_args, trainer_classes
 from ..records import Example
 
 if TYPE_CHECKING:  # pragma: no cover
     from peft import PeftModel
 
+    from ..model.batching import LengthGroupedBatches, TokenBudgetBatches
+
     from .replies import Reply
 
     from ..spec.model import Train
 
-COMPLETE = "COMPLETE"
-
-
-class TrainingInterrupted(SyllabusError):
-    """SIGTERM / Ctrl-C during training; the run can be resumed."""
-
-    exit_code = 130
 
 
 def _check_overrides(train: "Train", **overrides: float | int | None) -> None:
@@ -84,6 +84,7 @@ class TrainSettings:
     epochs: float = 3.0
     lr: float = 2e-4
     batch_size: int = 8
+    tokens_per_batch: int | None = None  # None: rows on a CPU, on CUDA batch_size × mean length (batch_sampler)
     max_length: int = 256
     warmup_ratio: float = 0.0
     checkpoint_every: int = 50
@@ -105,7 +106,8 @@ class TrainSettings:
         _check_overrides(train, epochs=epochs, lr=lr, rank=rank, batch_size=batch_size)
         return cls(
             model=pick(model, train.model), epochs=float(pick(epochs, train.epochs)), lr=float(pick(lr, train.lr)),
-            batch_size=int(pick(batch_size, train.batch_size)), max_length=train.max_length,
+            batch_size=int(pick(batch_size, train.batch_size)), tokens_per_batch=train.tokens_per_batch,
+            max_length=train.max_length,
             warmup_ratio=train.warmup_ratio, checkpoint_every=train.checkpoint_every,
             lora_r=int(pick(rank, train.lora.r)), lora_alpha=train.lora.alpha, lora_dropout=train.lora.dropout,
             lora_targets=tuple(train.lora.target_modules), lora_layers=(train.lora.layers.start, train.lora.layers.end),
@@ -142,7 +144,15 @@ def last_complete_checkpoint(checkpoints: Path, prune: bool = False) -> Path | N
 
 
 def new_run_dir(runs_root: Path, build_name: str) -> Path:
-    """runs/<build name>-<UTC yyyymmdd-HHMMSS>[-k], created (exclusively) now."""
+    """runs/<build name>-<UTC yyyymmdd-HHMMSS>[-k], created (exclusively) now. Under a launcher
+    (torchrun: ranks.py) rank 0 creates it and every rank gets its path: one run folder."""
+    if ranks().world > 1:
+        made = _create_run_dir(runs_root, build_name) if join(on_cpu=not torch.cuda.is_available()).main else None
+        return Path(from_main(str(made) if made else ""))
+    return _create_run_dir(runs_root, build_name)
+
+
+def _create_run_dir(runs_root: Path, build_name: str) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     Path(runs_root).mkdir(parents=True, exist_ok=True)
     for k in range(1, 1000):
@@ -203,72 +213,6 @@ def _lora_model(loaded: LoadedModel, settings: TrainSettings):
         raise UsageError(f"train.lora.target_modules {list(settings.lora_targets)}: {exc}") from None
 
 
-def _trainer_classes():
-    """Trainer subclass + callback, built lazily: importing transformers.Trainer costs seconds."""
-    from tqdm.auto import tqdm
-    from transformers import Trainer, TrainerCallback
-
-    class LoraTrainer(Trainer):
-        def __init__(self, *args, batches: LengthGroupedBatches, meter: dict, compute, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.batches, self.meter, self.compute, self.loss_is_scaled_for_ga = batches, meter, compute, False
-
-        def get_train_dataloader(self):
-            return _EpochLoader(self.train_dataset, batch_sampler=self.batches, collate_fn=self.data_collator)
-
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            self.meter["tokens"] += inputs.pop("n_tokens")
-            self.meter["answer"] += inputs.pop("n_answer")
-            with self.compute():  # bf16 products on a CPU with native bf16 (model/load.py); per step, so
-                loss = batch_loss(model, inputs)  # autocast's copies of the LoRA weights never go stale
-            return (loss, None) if return_outputs else loss
-
-    class Watch(TrainerCallback):
-        """Progress bar, train_log.jsonl, and the COMPLETE marker that makes a checkpoint count."""
-
-        def __init__(self, meter: dict, log_path: Path, progress: bool):
-            self.meter, self.log_path, self.progress, self.bar = meter, log_path, progress, None
-
-        def on_train_begin(self, args, state, control, **kw):
-            self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc="train", unit="step",
-                            disable=not self.progress, dynamic_ncols=True)
-            self.mark = (time.perf_counter(), self.meter["tokens"])
-
-        def on_step_end(self, args, state, control, **kw):
-            self.bar.update(1)
-
-        def on_log(self, args, state, control, logs=None, **kw):
-            if not logs or "loss" not in logs:
-                return
-            now, tokens = time.perf_counter(), self.meter["tokens"]
-            rate = (tokens - self.mark[1]) / max(now - self.mark[0], 1e-9)
-            self.mark = (now, tokens)
-            line = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4), "loss": logs["loss"],
-                    "lr": logs.get("learning_rate"), "grad_norm": logs.get("grad_norm"), "tokens_per_s": round(rate, 1)}
-            with self.log_path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(line) + "\n")
-            self.bar.set_postfix(loss=f"{logs['loss']:.4f}", tok_s=f"{rate:.0f}", epoch=f"{line['epoch']:.2f}")
-
-        def on_save(self, args, state, control, **kw):
-            done = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            write_atomic(done / COMPLETE, f"{state.global_step}\n")  # written last: the checkpoint now counts
-            for old in Path(args.output_dir).glob("checkpoint-*"):
-                if old != done:
-                    shutil.rmtree(old, ignore_errors=True)
-
-        def on_train_end(self, args, state, control, **kw):
-            self.bar.close()
-
-    return LoraTrainer, Watch
-
-
-class _EpochLoader(torch.utils.data.DataLoader):
-    """A DataLoader whose set_epoch reaches the batch sampler (Trainer calls it per epoch)."""
-
-    def set_epoch(self, epoch: int) -> None:
-        self.batch_sampler.set_epoch(epoch)
-
-
 def check_resume(run_dir: Path, build_sha256: str, settings: TrainSettings) -> None:
     """UsageError unless run_dir is an unfinished run of this build with these settings (the
     device may change). Cheap: callers run it before loading a model."""
@@ -294,19 +238,22 @@ def train_lora(loaded: LoadedModel, examples: Sequence[Example], settings: Train
     """Base model + train examples (+ general retain lessons: replies `retain_by` wrote) + settings
     → run_dir/{adapter/, train_log.jsonl, run.json} and the tuned PeftModel (the same in-memory
     model, wrapped; `disable_adapter()` gives the base back). resume=True continues run_dir from
-    its newest complete checkpoint."""
+    its newest complete checkpoint. Under a launcher (ranks.py) every rank trains its share and
+    rank 0 alone writes the run's files."""
     run_dir = Path(run_dir)
     log_path, checkpoints = run_dir / "train_log.jsonl", run_dir / "checkpoints"
     if not examples:
         raise UsageError("the build's train split is empty: nothing to train on")
+    main = join(on_cpu=loaded.device.type == "cpu").main
     resume_from = None
     if resume:
         check_resume(run_dir, build_sha256, settings)
-        resume_from = last_complete_checkpoint(checkpoints, prune=True)
+        resume_from = last_complete_checkpoint(checkpoints, prune=main)
     run_dir.mkdir(parents=True, exist_ok=True)
     done_step = int(resume_from.name.rsplit("-", 1)[-1]) if resume_from else 0
-    kept = [row for row in _read_log(log_path) if row["step"] <= done_step]  # steps after it are redone
-    log_path.write_text("".join(json.dumps(row) + "\n" for row in kept), encoding="utf-8")
+    if main:
+        kept = [row for row in _read_log(log_path) if row["step"] <= done_step]  # steps after it are redone
+        log_path.write_text("".join(json.dumps(row) + "\n" for row in kept), encoding="utf-8")
 
     record = RunRecord(
         status="running", run_id=run_dir.name, build_sha256=build_sha256,
@@ -316,17 +263,20 @@ def train_lora(loaded: LoadedModel, examples: Sequence[Example], settings: Train
         device=str(loaded.device), settings=settings.to_json(), versions=_versions(), started_at=now_utc(),
         resumed_from_step=done_step if resume_from else None,
         retain_general=RetainRef(len(retain), retain_by) if retain else None,
+        base=base_ref(loaded.name, loaded.sha256),  # what the adapter names as its base (portable.py)
     )
-    write_record(record, run_dir)
+    if main:
+        write_record(record, run_dir)
     try:
-        return _fit(loaded, examples, settings, run_dir, record, resume_from, progress, retain)
+        return _fit(loaded, examples, settings, run_dir, record, resume_from, progress and main, retain)
     except TrainingInterrupted:
         raise  # run.json says "interrupted" already
     except Exception as exc:
         # Out of memory, a NaN, a full disk, a bug: the run is over, and run.json says why rather
         # than "running" forever. The error itself still reaches the caller.
         with suppress(OSError):  # a full disk must not hide the error that ended the run
-            write_record(record.ended("failed", f"{type(exc).__name__}: {exc}"), run_dir)
+            if main:
+                write_record(record.ended("failed", f"{type(exc).__name__}: {exc}"), run_dir)
         raise
 
 
@@ -341,10 +291,10 @@ def _fit(loaded: LoadedModel, examples: Sequence[Example], settings: TrainSettin
     encoded += [encode_pair(loaded.tokenizer, r.prompt, r.text, settings.max_length, ends=r.finished) for r in retain]
     set_seed(settings.seed)  # LoRA init and dropout are seeded; the data order has its own generator
     model = _lora_model(loaded, settings)
-    LoraTrainer, Watch = _trainer_classes()
+    LoraTrainer, Watch = trainer_classes()
     meter = {"tokens": 0, "answer": 0}
     on_cpu = loaded.device.type == "cpu"
-    args = TrainingArguments(
+    args = TrainingArguments(**dict(
         output_dir=str(checkpoints), per_device_train_batch_size=settings.batch_size,
         num_train_epochs=settings.epochs, learning_rate=settings.lr, warmup_steps=settings.warmup_ratio,
         lr_scheduler_type="linear", optim="adamw_torch", weight_decay=0.0, max_grad_norm=1.0,
@@ -352,10 +302,13 @@ def _fit(loaded: LoadedModel, examples: Sequence[Example], settings: TrainSettin
         eval_strategy="no", report_to="none", disable_tqdm=True, log_level="error", seed=settings.seed,
         use_cpu=on_cpu, bf16=loaded.dtype == torch.bfloat16, dataloader_num_workers=0,
         dataloader_pin_memory=False, remove_unused_columns=False, average_tokens_across_devices=False,
-    )
-    batches = LengthGroupedBatches([len(e.ids) for e in encoded], settings.batch_size, settings.seed)
+        ddp_find_unused_parameters=False,
+    ) | ({} if on_cpu else accelerator_args()))
+    where = ranks()  # each rank its share of every epoch
+    batches = batch_sampler([len(e.ids) for e in encoded], settings.batch_size, settings.tokens_per_batch,
+                            settings.seed, on_cpu, where.rank, where.world)
     trainer = LoraTrainer(model=model, args=args, train_dataset=encoded, batches=batches, meter=meter, compute=loaded.compute,
-                          data_collator=lambda rows: collate(rows, loaded.tokenizer.pad_token_id),
+                          data_collator=lambda rows: collate(rows, loaded.tokenizer.pad_token_id, positions=not on_cpu),
                           callbacks=[Watch(meter, log_path, progress)])
     trainer.remove_callback(PrinterCallback)
 
@@ -364,20 +317,30 @@ def _fit(loaded: LoadedModel, examples: Sequence[Example], settings: TrainSettin
         try:
             trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
         except (TrainingInterrupted, KeyboardInterrupt):
-            write_record(record.ended("interrupted"), run_dir)
+            if ranks().main:
+                write_record(record.ended("interrupted"), run_dir)
             raise TrainingInterrupted(
                 f"training interrupted; continue it with `syllabus train BUILD --resume {run_dir}`") from None
     wall = time.perf_counter() - start
     model.eval()
-
+    meter = {"tokens": total(meter["tokens"]), "answer": total(meter["answer"])}  # every rank's share
     adapter_dir = run_dir / "adapter"
+    if not ranks().main:  # rank 0 writes the adapter and run.json; the others wait for it, then return
+        barrier()
+        return TrainResult(run_dir=run_dir, adapter_dir=adapter_dir, model=model, first_loss=math.nan,
+                           final_loss=math.nan, tokens_per_s=meter["tokens"] / max(wall, 1e-9), wall_s=wall,
+                           steps=trainer.state.global_step)
+
     tmp = run_dir / ".adapter.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
+    make_portable(tmp, loaded.tokenizer, record)  # base named for elsewhere, tokenizer, syllabus's card: before the hash
     shutil.rmtree(adapter_dir, ignore_errors=True)
     os.replace(tmp, adapter_dir)
 
-    losses = [row["loss"] for row in _read_log(log_path)]
+    logged = _read_log(log_path)
+    losses = [row["loss"] for row in logged]
+    curve = tuple((int(row["step"]), round(float(row["loss"]), 6)) for row in logged)  # run.json's loss_curve
     tail = max(1, len(losses) // 10)
     first, final = (losses[0], sum(losses[-tail:]) / tail) if losses else (math.nan, math.nan)
     result = TrainResult(run_dir=run_dir, adapter_dir=adapter_dir, model=model, first_loss=first, final_loss=final,
@@ -389,8 +352,9 @@ def _fit(loaded: LoadedModel, examples: Sequence[Example], settings: TrainSettin
         first_loss=first, final_loss=final, adapter="adapter",
         # what the gate recomputes before it trusts a score of this adapter (integrity.py)
         adapter_sha256=adapter_sha256(adapter_dir),
-    )), run_dir)
+    ), loss_curve=curve), run_dir)
     shutil.rmtree(checkpoints, ignore_errors=True)  # the run is complete: the adapter is the artifact
+    barrier()
     return result
 
 

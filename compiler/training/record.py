@@ -49,6 +49,25 @@ class RetainRef:
 
 
 @dataclass(frozen=True)
+class GgufRef:
+    """The GGUF file a base model's float weights were dequantized from (the model 'default')."""
+
+    file: str  # its name, e.g. SmolLM2-135M-Instruct.Q4_1.gguf
+    quantization: str  # e.g. Q4_1: the rounding the trained-on weights went through ("unknown" if unread)
+    sha256: str
+
+
+@dataclass(frozen=True)
+class BaseRef:
+    """Where the adapter's base model loads from elsewhere: what its adapter_config.json names
+    (training/portable.py). A local folder loads only where that folder exists."""
+
+    name_or_path: str  # a Hugging Face id, or an absolute local folder
+    kind: Literal["hub", "local"]
+    gguf: GgufRef | None = None  # weights dequantized from a GGUF (the hub id names its unquantized source)
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What a complete run did."""
 
@@ -80,15 +99,19 @@ class RunRecord:
     started_at: str
     resumed_from_step: int | None = None
     retain_general: RetainRef | None = None
+    base: BaseRef | None = None  # None in a run.json written before the field existed
     finished_at: str | None = None
     error: str | None = None  # why a failed run ended
     outcome: Outcome | None = None  # a complete run's
+    # (optimizer step, training loss) as the trainer logged them (train_log.jsonl), a complete
+    # run's; () in a run.json written before the field existed
+    loss_curve: tuple[tuple[int, float], ...] = ()
 
     def ended(self, status: Literal["interrupted", "failed"], error: str | None = None) -> "RunRecord":
         return replace(self, status=status, error=error, finished_at=now() if status == "failed" else None)
 
-    def completed(self, outcome: Outcome) -> "RunRecord":
-        return replace(self, status="complete", finished_at=now(), outcome=outcome)
+    def completed(self, outcome: Outcome, loss_curve: tuple[tuple[int, float], ...] = ()) -> "RunRecord":
+        return replace(self, status="complete", finished_at=now(), outcome=outcome, loss_curve=tuple(loss_curve))
 
     @property
     def adapter_sha256(self) -> str | None:
@@ -97,12 +120,15 @@ class RunRecord:
     def to_json(self) -> dict:
         """→ run.json's document: the fields in order, the outcome's flattened in (None left out
         for what a run in that status does not have)."""
-        doc = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "outcome"}
+        doc = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("outcome", "loss_curve")}
         doc["model"], doc["settings"], doc["versions"] = asdict(self.model), dict(self.settings), dict(self.versions)
         doc["retain_general"] = asdict(self.retain_general) if self.retain_general else None
-        for key in ("finished_at", "error"):
+        doc["base"] = asdict(self.base) if self.base else None
+        for key in ("finished_at", "error", "base"):
             if doc[key] is None:
                 del doc[key]
+        if self.loss_curve:  # [[step, loss], …]; left out while there is none, as earlier runs wrote it
+            doc["loss_curve"] = [[step, loss] for step, loss in self.loss_curve]
         if self.outcome is not None:
             doc.update(asdict(self.outcome))
         return doc
@@ -152,9 +178,36 @@ def _from_json(doc: Mapping) -> RunRecord:
         resumed_from_step=_typed(doc, "resumed_from_step", int, optional=True),
         retain_general=RetainRef(_typed(retain, "lessons", int), _typed(retain, "written_by", str, optional=True))
         if retain else None,
+        base=_base(_typed(doc, "base", dict, optional=True)),
         finished_at=_typed(doc, "finished_at", str, optional=True), error=_typed(doc, "error", str, optional=True),
-        outcome=outcome,
+        outcome=outcome, loss_curve=_loss_curve(doc),
     )
+
+
+def _base(doc: Mapping | None) -> BaseRef | None:
+    """run.json's optional "base" object → BaseRef; None when absent (an earlier run.json)."""
+    if doc is None:
+        return None
+    kind = _typed(doc, "kind", str)
+    if kind not in ("hub", "local"):
+        raise ValueError(f"'base.kind' is {kind!r}, not 'hub' or 'local'")
+    gguf = _typed(doc, "gguf", dict, optional=True)
+    return BaseRef(_typed(doc, "name_or_path", str), kind, GgufRef(
+        _typed(gguf, "file", str), _typed(gguf, "quantization", str), _typed(gguf, "sha256", str)) if gguf else None)
+
+
+def _loss_curve(doc: Mapping) -> tuple[tuple[int, float], ...]:
+    """run.json's optional "loss_curve" ([[step, loss], …]) → ((step, loss), …); () when absent
+    (a run.json written before the field existed); ValueError naming a point of the wrong shape."""
+    points = _typed(doc, "loss_curve", list, optional=True) or []
+    out = []
+    for k, point in enumerate(points):
+        ok = (isinstance(point, list) and len(point) == 2 and isinstance(point[0], int)
+              and isinstance(point[1], (int, float)) and not any(isinstance(v, bool) for v in point))
+        if not ok:
+            raise ValueError(f"'loss_curve' point {k} is {point!r}, not [step, loss]")
+        out.append((point[0], float(point[1])))
+    return tuple(out)
 
 
 def read_record(run_dir: Path, hint: str = "") -> RunRecord:

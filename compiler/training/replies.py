@@ -14,7 +14,6 @@ hash is unknown (models.LoadedModel.sha256 == "") is never cached.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,7 +128,9 @@ def writer_of(loaded: LoadedModel, model=None) -> Writer:
 
 
 def _tell(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    from ..progress import say
+
+    say(line)
 
 
 def general_replies(build: "Build", loaded: LoadedModel, device: str | None, *,

@@ -30,6 +30,7 @@ from compiler.compilation.audit import audit  # noqa: E402
 from compiler.compilation.expand import _families, _subjects  # noqa: E402
 from compiler.spec.library import load_library  # noqa: E402
 from compiler.records import Example, Provenance, SplitSet  # noqa: E402
+from compiler.build.rows import EXAMPLE_ROWS  # noqa: E402
 from compiler.spec.model import Leakage, Spec  # noqa: E402
 from compiler.spec.templating import compiled, render  # noqa: E402
 
@@ -128,7 +129,7 @@ def writers(splits: SplitSet) -> tuple[float, float]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from compiler.build.write import _SCHEMA, _write_rows
+    from compiler.build.write import _write_rows
 
     pa.Table.from_pylist([{"id": "x"}])  # the first call imports pandas: not writing work
     with tempfile.TemporaryDirectory() as tmp:
@@ -137,10 +138,10 @@ def writers(splits: SplitSet) -> tuple[float, float]:
             _write_rows(Path(tmp), name, rows)
         t1 = time.perf_counter()
         for name, rows in splits.items():
-            dicts = [ex.to_row(name) for ex in rows]
+            dicts = [EXAMPLE_ROWS.to_row(ex, name) for ex in rows]
             text = "".join(json.dumps(d, ensure_ascii=False, separators=(",", ":")) + "\n" for d in dicts)
             (Path(tmp) / f"{name}.jsonl").write_text(text, encoding="utf-8")
-            table = pa.Table.from_pylist(dicts, schema=_SCHEMA)
+            table = pa.Table.from_pylist(dicts, schema=EXAMPLE_ROWS.schema())
             pq.write_table(table, Path(tmp) / f"{name}.parquet", compression="zstd", write_statistics=False)
         return t1 - t0, time.perf_counter() - t1
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/benchmarks/bench_diff.py [N]
 
-Writes two build folders (their JSONL with build.json_lines, as a compile does), then times
+Writes two build folders (their JSONL with rows.EXAMPLE_ROWS, as a compile does), then times
 read (buildio + leakage.json) → diff → render (text, markdown, json), and prints
 examples/s, by the wall clock and per CPU-second (steadier on a shared machine). Baseline, in the same process: json.loads of every row of both builds,
 the least any reader of these files must do; the ratio says what the diff adds.
@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from compiler.build.write import json_lines  # noqa: E402
+from compiler.build.rows import EXAMPLE_ROWS  # noqa: E402
 from compiler.build.read import read_build  # noqa: E402
 from compiler.diffs.compare import diff_sides, exit_code, read_side  # noqa: E402
 from compiler.diffs.render import render_diff  # noqa: E402
@@ -71,14 +71,14 @@ def write_build(folder: Path, splits: dict[str, list[Example]]) -> Path:
     (folder / "data").mkdir(parents=True)
     for s in SPLITS:
         rows = tuple(splits[s])
-        (folder / "data" / f"{s}.jsonl").write_text(json_lines(s, rows, [e.content_sha for e in rows]), encoding="utf-8")
+        (folder / "data" / f"{s}.jsonl").write_text(EXAMPLE_ROWS.json_lines(rows, s), encoding="utf-8")
     spec = {"syllabus": 1, "name": "bench", "lexicon": {"product": ["box"]},
             "rules": [{"id": "prefer-blue", "statement": "s", "subject": "product", "attribute": "color",
                        "value": "blue", "distractors": "product", "forms": list(FORMS)}]}
     (folder / "spec.json").write_text(json.dumps(spec))
     manifest = fake_manifest("bench", {s: len(splits[s]) for s in SPLITS}, spec_sha256=stable_hash(folder.name))
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    audit = {"ngram": 8, "splits": {s: {"n": len(splits[s]), "exact": 0, "ngram": 0, "ngram_share": 0.0,
+    audit = {"ngram": 8, "refused": [], "splits": {s: {"n": len(splits[s]), "exact": 0, "ngram": 0, "ngram_share": 0.0,
                                         "structural": 0, "pairs": []} for s in SPLITS[1:]}}
     (folder / "leakage.json").write_text(json.dumps(audit))
     return folder

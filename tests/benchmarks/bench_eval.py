@@ -54,7 +54,8 @@ def _since(t0: tuple[float, float]) -> tuple[float, float]:
 def model_folder(name: str) -> Path:
     """A model name → the local folder `lm_eval --model_args pretrained=` can read."""
     if name != "default":
-        return Path(name)
+        path = Path(name)  # a folder made absolute (lm_eval runs in another working directory), or a hub id
+        return path.resolve() if path.exists() else path
     from compiler.model.load import _dequantized_cache, embedded_gguf, file_sha256
 
     gguf = embedded_gguf()
@@ -62,8 +63,10 @@ def model_folder(name: str) -> Path:
 
 
 def ensure_build(path: Path | None, tmp: Path) -> Path:
+    """--build (made absolute: lm_eval runs in another working directory, where a relative
+    --include_path finds no tasks) or, without one, blue_products compiled into tmp."""
     if path is not None:
-        return path
+        return path.resolve()
     from compiler.pipeline import compile_spec
 
     return compile_spec(ROOT / "specs" / "blue_products.yaml", tmp / "blue-products").path

@@ -10,7 +10,7 @@ from pathlib import Path
 DATA = Path(__file__).resolve().parent.parent / "data"
 # mc_choices: what the multiple-choice reading scores after the prompt: the explained reply
 # each choice would get ("The box should be red.") in explained builds, the bare choice otherwise.
-COPIED = ("id", "prompt", "answer", "choices", "label")  # as the row has them
+COPIED = ("id", "question", "answer", "choices", "label")  # as the row has them
 FIELDS = COPIED + ("form_kind", "mc_choices")
 
 
