@@ -272,13 +272,18 @@ def gate(run: Path, baseline: Path | None, fmt: str) -> None:
 @click.option("--out", type=_PATH, default=None, help="Write the comparison to this file (e.g. compare.html).")
 @click.option("--allow-different-builds", is_flag=True, help="Compare runs of different builds on the items they "
               "share by id.")
-def compare(runs: tuple[Path, ...], arm: str, fmt: str, out: Path | None, allow_different_builds: bool) -> None:
-    """Compare finished RUNS (two or more runs/<id>/): accuracy per split with Wilson 95% intervals,
-    pairwise exact McNemar tests (Holm-adjusted), and the training settings that differ."""
+@click.option("--on", type=click.Choice(["test", "dev"]), default=None, help="The scores compared: test (each run's "
+              "eval/<arm>.json) or dev (sweep trials' eval/dev.json, the tuned arm). Default: dev when every RUN is "
+              "a sweep trial (runs/sweep-…/trial-…/), else test.")
+def compare(runs: tuple[Path, ...], arm: str, fmt: str, out: Path | None, allow_different_builds: bool,
+            on: str | None) -> None:
+    """Compare finished RUNS (two or more runs/<id>/, or a sweep's trial folders): accuracy per split with
+    Wilson 95% intervals, pairwise exact McNemar tests (Holm-adjusted), and the training settings that differ.
+    Reads only: every run is verified first (build, adapter sha256), nothing is scored."""
     from .comparison.command import compare_command
 
-    click.echo(compare_command(runs, arm=arm, fmt=fmt, out=out, allow_different_builds=allow_different_builds),
-               file=_stdout())
+    click.echo(compare_command(runs, arm=arm, fmt=fmt, out=out, allow_different_builds=allow_different_builds,
+                               on=on), file=_stdout())
 
 
 @main.command()
@@ -316,10 +321,16 @@ def export_(source: Path, dest: Path, merged: bool, repo: str | None, fmt: str) 
 @click.option("--runs", type=_PATH, default=Path("runs"), show_default=True)
 @click.option("--out", type=_PATH, default=None, help="Sweep folder (default: runs/sweep-<name>-<id>; the same "
               "command again resumes it).")
+@click.option("--worker", default=None, metavar="I/N", help="Run only this worker's share of the trials (worker "
+              "0/2: trials 1, 3, 5, …; 1/2: trials 2, 4, …) into the sweep folder, then stop: no choice, no exam. Under torchrun / accelerate launch each "
+              "process is worker RANK/WORLD_SIZE by itself. Afterwards a plain `syllabus sweep SPEC` reads every "
+              "finished trial, chooses and examines.")
 @format_option()
-def sweep_(spec: Path, grid: tuple[str, ...], device: str | None, runs: Path, out: Path | None, fmt: str) -> None:
-    """Train SPEC's recipes, score each on the dev split only, examine the best once on the test splits, gate it."""
-    result = pipeline.sweep(spec, grid, runs_root=runs, out=out, device=device)
+def sweep_(spec: Path, grid: tuple[str, ...], device: str | None, runs: Path, out: Path | None, worker: str | None,
+           fmt: str) -> None:
+    """Train SPEC's recipes, score each on the dev split only, examine the best once on the test splits, gate it.
+    A spec without splits.dev is swept on build/<name>-sweep, compiled with dev 0.2."""
+    result = pipeline.sweep(spec, grid, runs_root=runs, out=out, device=device, worker=worker)
     _print(fmt, result)
     sys.exit(result.exit_code)
 

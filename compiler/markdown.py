@@ -1,7 +1,10 @@
-"""Markdown that user text cannot break: the one escape that the gate's reports
-(release/report.py) and the build diff (diffs/render.py) put user text through."""
+"""Markdown that user text cannot break: the one escape (and the one code fence) that the gate's
+reports (release/), the build diff (diffs/render.py) and the dataset card (build/card.py) put
+user text through."""
 
 from __future__ import annotations
+
+import re
 
 
 def md_escape(text: str) -> str:
@@ -11,3 +14,10 @@ def md_escape(text: str) -> str:
     on GitHub). 'a|b  <i>' → 'a\\|b &lt;i&gt;'."""
     text = " ".join(text.split())
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def md_fence(text: str, lang: str = "") -> str:
+    """Text → a fenced code block that no run of backticks inside the text can close: the fence
+    is one backtick longer than the longest run, and at least three."""
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall("`+", text)), default=0))
+    return f"{fence}{lang}\n{text}\n{fence}"

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .build.stats import BuildStats
     from .build.read import Build
     from .spec.loader import LoadedSpec
-    from .sweep.record import SweepOutcome
+    from .sweep.record import SweepOutcome, WorkerOutcome
 
 
 def validate(spec_path: Path) -> tuple[Problem, ...]:
@@ -211,16 +211,22 @@ def report(run_dir: Path, fmt: str = "markdown", baseline: Path | None = None) -
 
 
 def sweep(spec_path: Path, grid: Sequence[str] = (), *, runs_root: Path = Path("runs"), out: Path | None = None,
-          device: str | None = None) -> "SweepOutcome":
-    """spec (+ --grid NAME=V1,V2 …) → SweepOutcome: compile it, run its trials on dev in one process
-    with one model load, examine the chosen one on the test splits and gate it (sweep/run.py)."""
+          device: str | None = None, worker: str | None = None) -> "SweepOutcome | WorkerOutcome":
+    """spec (+ --grid NAME=V1,V2 …) → SweepOutcome: compile it (a spec without splits.dev: with the
+    sweep's default dev share, into build/<name>-sweep), run its trials on dev in one process with
+    one model load, examine the chosen one on the test splits and gate it (sweep/run.py). With
+    `worker` 'I/N' (or under torchrun / accelerate launch) → WorkerOutcome: that worker's share
+    of the trials, into the same sweep folder; a plain sweep afterwards chooses and examines."""
     from .progress import say
     from .sweep.run import sweep as run_sweep
+    from .sweep.workers import parse_worker
 
-    def compile_(loaded: "LoadedSpec") -> Path:
-        return compile_spec(spec_path, echo=say, loaded=loaded).path
+    shard = parse_worker(worker) if worker is not None else None  # a bad --worker fails before any work
 
-    return run_sweep(spec_path, grid, compile_, runs_root=runs_root, out=out, device=device, echo=say)
+    def compile_(loaded: "LoadedSpec", build_out: Path) -> Path:
+        return compile_spec(spec_path, build_out, echo=say, loaded=loaded).path
+
+    return run_sweep(spec_path, grid, compile_, runs_root=runs_root, out=out, device=device, worker=shard, echo=say)
 
 
 def run(spec_path: Path, device: str | None = None, runs_root: Path = Path("runs"),

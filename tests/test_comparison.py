@@ -323,3 +323,89 @@ def test_repeated_folder_names_are_labelled_by_path(tmp_path):
     b = make_run(tmp_path / "y", "r", B)
     result = compare([a, b])
     assert [i.label for i in result.runs] == [str(a), str(b)]
+
+
+# ---------------------------------------------------------------- sweep trials, on the dev split
+
+
+def make_trial(tmp: Path, name: str, correct: list[bool], *, lr: float = 0.0003, split: str = "dev",
+               adapter_sha: str = "") -> Path:
+    """A finished sweep trial at tmp/sweep/<name>: run.json and adapter/ as training writes them,
+    trial.json, and eval/dev.json (the tuned arm on dev, naming the adapter: lab.LiveLab.trial's
+    file); no test-split arm file. `adapter_sha` other than "" names another adapter."""
+    from dataclasses import replace
+
+    from compiler.evaluation.results import write_arm
+    from compiler.integrity import adapter_sha256
+    from compiler.sweep.record import DEV_FILE, TRIAL_FILE
+
+    run = make_run(tmp, name, A, settings={"lr": lr})
+    shutil.rmtree(run / "eval")  # a trial not chosen: scored on dev alone
+    dest = tmp / "sweep" / name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(run), dest)
+    recorded = adapter_sha256(dest / "adapter")  # what run.json records (the fixture's adapter)
+    build_sha = json.loads((dest / "run.json").read_text(encoding="utf-8"))["build_sha256"]
+    result = arm("tuned", {(split, r): correct for r in ("mc", "gen")}, sha=build_sha)
+    write_arm(replace(result, adapter_sha256=adapter_sha or recorded), dest / DEV_FILE)
+    (dest / TRIAL_FILE).write_text(json.dumps({"index": 1, "key": "k", "label": f"lr={lr}", "status": "done"}))
+    return dest
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_sweep_trials_are_compared_on_dev_and_nothing_is_written(tmp_path):
+    a, b = make_trial(tmp_path, "trial-01-a", A, lr=0.0006), make_trial(tmp_path, "trial-02-b", B, lr=0.0012)
+    before = _tree(tmp_path)
+    result = compare([a, b])  # every folder a trial: their dev scores
+    assert result.on == "dev" and [(t.split, t.reading) for t in result.tables] == [("dev", "mc"), ("dev", "gen")]
+    t = _table(result, "dev", "gen")
+    assert [(r.label, r.correct, r.n) for r in t.rows] == [("trial-01-a", 6, 20), ("trial-02-b", 14, 20)]
+    (test,) = t.tests
+    assert (test.only_a, test.only_b) == (1, 9) and test.p == pytest.approx(0.021484375) and test.significant
+    assert [(d.setting, d.values) for d in result.recipe] == [("lr", (0.0006, 0.0012))]
+    doc = to_json(result)
+    assert doc["on"] == "dev" and doc["tables"][0]["split"] == "dev"
+    assert "tuned arm on the dev split (sweep trials)" in render(result, "text")
+    assert compare([a, b], on="dev").tables == result.tables
+    assert _tree(tmp_path) == before  # compare reads: nothing scored, nothing written
+
+
+def test_dev_scores_of_an_altered_or_another_adapter_are_refused(tmp_path):
+    a, b = make_trial(tmp_path, "trial-01-a", A), make_trial(tmp_path, "trial-02-b", B, adapter_sha="f" * 64)
+    with pytest.raises(EvalIncomplete, match="tuned arm: scored another adapter"):
+        compare([a, b])
+    c = make_trial(tmp_path, "trial-03-c", B)
+    (c / "adapter" / "adapter_model.safetensors").write_bytes(b"other weights")
+    with pytest.raises(EvalIncomplete, match="the adapter was altered after training"):
+        compare([a, c])
+    d = make_trial(tmp_path, "trial-04-d", B, split="test_form")
+    with pytest.raises(EvalIncomplete, match="holds a score of test_form, not of the dev split alone"):
+        compare([a, d])
+
+
+def test_dev_needs_trials_and_the_tuned_arm(tmp_path):
+    a, b = make_trial(tmp_path, "trial-01-a", A), make_trial(tmp_path, "trial-02-b", B)
+    run = make_run(tmp_path, "plain", B)
+    with pytest.raises(EvalIncomplete, match="not a sweep trial"):
+        compare([a, run], on="dev")
+    with pytest.raises(UsageError, match="--arm base --on dev"):
+        compare([a, b], arm="base")
+    with pytest.raises(EvalIncomplete, match="eval/tuned.json: missing"):  # a trial not chosen has no exam
+        compare([a, run])  # not every folder a trial: the test splits
+    (a / "eval" / "dev.json").unlink()
+    with pytest.raises(EvalIncomplete, match="a trial whose dev scoring was not recorded; remove"):
+        compare([a, b])
+
+
+def test_cli_compare_on_trials(tmp_path):
+    a, b = make_trial(tmp_path, "trial-01-a", A), make_trial(tmp_path, "trial-02-b", B)
+    runner = CliRunner()
+    as_json = runner.invoke(main, ["compare", str(a), str(b), "--format", "json"])
+    assert as_json.exit_code == 0, as_json.output
+    doc = json.loads(as_json.output)
+    assert doc["schema"] == SCHEMA and doc["on"] == "dev" and doc["tables"][1]["rows"][1]["correct"] == 14
+    on_test = runner.invoke(main, ["compare", str(a), str(b), "--on", "test"])
+    assert on_test.exit_code == 3 and "eval/tuned.json: missing" in on_test.output

@@ -482,6 +482,19 @@ def test_pipeline_gate_pass_writes_reports(tmp_path):
     assert json.loads((run / "verdict.json").read_text())["run"] == "r1"
 
 
+def test_report_renders_what_the_gate_writes_and_writes_nothing(tmp_path):
+    run, _ = fake_run(tmp_path, good_arms())
+    text = pipeline.report(run, "markdown")
+    assert not (run / "verdict.json").exists() and not (run / "report.md").exists()  # written nowhere
+    assert "min_accuracy[test_paraphrase,gen]" in text
+    pipeline.gate(run, None)
+    assert (run / "report.md").read_text(encoding="utf-8") == text
+    assert pipeline.report(run, "html") == (run / "report.html").read_text(encoding="utf-8")
+    assert "verdict: PASS (exit 0)" in pipeline.report(run, "text")
+    with pytest.raises(ValueError, match="report format 'pdf'"):
+        pipeline.report(run, "pdf")
+
+
 def _paraphrase_data() -> dict:
     """train (yes/no lessons mostly No) and test_paraphrase with the ids good_arms() scores:
     10 open items answered Blue, then 10 yes/no items, 5 Yes and 5 No."""

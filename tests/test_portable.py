@@ -15,6 +15,7 @@ import yaml
 
 from compiler.errors import UsageError
 from compiler.integrity import adapter_sha256
+from compiler.model import embedded as E
 from compiler.model import load as M
 from compiler.release.gate import decide
 from compiler.release.model_card import card_context, write_train_card
@@ -122,8 +123,8 @@ def test_the_base_a_model_name_resolves_to(tmp_path, monkeypatch):
     assert P.base_ref("m", "") == BaseRef(str(folder.resolve()), "local")  # exists here: a folder, made absolute
     assert P.base_ref("./gone/", "") == BaseRef(str(tmp_path / "gone"), "local")
     default = P.base_ref("default", "c" * 64)
-    assert (default.name_or_path, default.kind) == (M.DEFAULT_HUB_ID, "hub")
-    assert default.gguf == GgufRef(M.embedded_gguf().name, "Q4_1", "c" * 64)
+    assert (default.name_or_path, default.kind) == (E.DEFAULT_HUB_ID, "hub")
+    assert default.gguf == GgufRef(E.embedded_gguf().name, "Q4_1", "c" * 64)
 
 
 def test_quantization_is_read_from_the_gguf_metadata_then_the_name(tmp_path):
@@ -148,14 +149,14 @@ def test_quantization_is_read_from_the_gguf_metadata_then_the_name(tmp_path):
     assert P.gguf_quantization(write(tmp_path / "plain.gguf", None)) == "unknown"
     (tmp_path / "x.F16.gguf").write_bytes(b"not a gguf at all")
     assert P.gguf_quantization(tmp_path / "x.F16.gguf") == "F16"
-    assert P.gguf_quantization(M.embedded_gguf()) == "Q4_1"  # the embedded model, as issue #15 says
+    assert P.gguf_quantization(E.embedded_gguf()) == "Q4_1"  # the embedded model, as issue #15 says
 
 
 def test_run_json_base_round_trips_and_is_optional(tmp_path):
     record = RunRecord(status="running", run_id="r", build_sha256="b" * 64, build_path=None,
                        model=ModelRef("default", "c" * 64, "float32", "fp32"), device="cpu", settings={},
                        versions={}, started_at=now(),
-                       base=BaseRef(M.DEFAULT_HUB_ID, "hub", GgufRef("x.Q4_1.gguf", "Q4_1", "c" * 64)))
+                       base=BaseRef(E.DEFAULT_HUB_ID, "hub", GgufRef("x.Q4_1.gguf", "Q4_1", "c" * 64)))
     write_record(record, tmp_path)
     assert read_record(tmp_path) == record
     doc = record.to_json()

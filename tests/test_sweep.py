@@ -207,7 +207,8 @@ def test_the_search_scorer_hands_lm_eval_the_dev_tasks_only(monkeypatch):
     lab.build = Build(Path("."), manifest, small_spec())
     lab._loaded = type("L", (), {"tokenizer": None, "name": "m", "compute": lambda self, m=None: contextlib.nullcontext()})()
     guard = ExamGuard()
-    assert lab.score_dev(object(), guard) == {"gen": {"a": True, "b": False}}
+    arm = lab.score_dev(object(), guard)
+    assert arm.arm == "tuned" and {s.reading: s.correct_by_id() for s in arm.scores} == {"gen": {"a": True, "b": False}}
     assert seen == [[DEV_SPLIT]] and guard.reads == [("search", (DEV_SPLIT,))]
 
 
@@ -289,6 +290,12 @@ def test_a_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path):
     third = FakeLab({0.1: 0.5, 0.2: 0.9, 0.3: 0.7})
     again = run_sweep(recipe, goal, root, third, "id1", echo=lambda s: None)
     assert third.trained == [] and third.examined == [] and again.exam == out.exam and again.exam_runs == 1
+    # a worker's share (trials 1 and 3 of 3) killed in its second trial counts against the whole sweep
+    from compiler.sweep.run import run_worker
+    from compiler.sweep.workers import Shard
+
+    with pytest.raises(SweepInterrupted, match=r"during trial 3 of 3; .* \(1 finished trials are kept\)"):
+        run_worker(recipe, tmp_path / "w", FakeLab({0.1: 0.5}, fail_at=3), "id1", Shard(0, 2), echo=lambda s: None)
 
 
 def test_a_lab_that_peeks_during_the_search_is_stopped_before_scoring(tmp_path):
@@ -335,11 +342,181 @@ def test_sweep_end_to_end_with_a_fake_lab(tmp_path, monkeypatch):
         sweep(small, ["lr=0.1"], _compile(small), runs_root=tmp_path / "runs", lab_factory=factory, echo=lambda s: None)
 
 
+def test_a_spec_without_a_dev_split_is_swept_on_a_build_of_its_own_with_the_default_share(tmp_path, monkeypatch):
+    """No splits.dev: the sweep compiles the spec with dev 0.2 into build/<name>-sweep, says so, and
+    leaves build/<name> alone; a spec with splits.dev keeps its share and its build/<name>."""
+    from compiler.sweep.building import DEFAULT_DEV_SHARE
+    from compiler.sweep.run import sweep
+
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "nodev.yaml"
+    spec.write_text(SPEC.replace("  dev: 0.3\n", "") + "sweep: {grid: {lr: [0.1, 0.2]}}\n", encoding="utf-8")
+    assert load_spec(spec).spec.splits.dev == 0.0
+    seen, lines = [], []
+
+    def factory(build, device):
+        seen.append(build)
+        return FakeLab({0.1: 0.9, 0.2: 0.8})
+
+    out = sweep(spec, (), _compile(spec), runs_root=tmp_path / "runs", lab_factory=factory, echo=lines.append)
+    build = seen[0]
+    assert build.path == Path("build/tiny-sweep-sweep") and build.spec.splits.dev == DEFAULT_DEV_SHARE == 0.2
+    assert build.manifest.counts[DEV_SPLIT] >= MIN_DEV_ITEMS and not (tmp_path / "build" / "tiny-sweep").exists()
+    assert any(line.startswith("the spec sets no splits.dev: the sweep's build takes dev 0.2 of the train-side "
+                               "families → build/tiny-sweep-sweep") for line in lines), lines
+    doc = json.loads((out.folder / SWEEP_FILE).read_text())
+    assert doc["dev_carved"] is True and doc["dev_share"] == 0.2 and out.exit_code == 0
+    assert spec.read_text(encoding="utf-8").count("dev") == 0  # the spec file is not touched
+    # the same sweep again: the same build bytes, kept (a worker may be reading it), the same sweep
+    inode = (build.path / "manifest.json").stat().st_ino
+    again = sweep(spec, (), _compile(spec), runs_root=tmp_path / "runs", lab_factory=factory, echo=lambda s: None)
+    assert again.folder == out.folder and seen[1].manifest.sha256 == build.manifest.sha256
+    assert (build.path / "manifest.json").stat().st_ino == inode
+    assert [p.name for p in (tmp_path / "build").iterdir()] == ["tiny-sweep-sweep"]  # no temp folder left
+    # an edited spec: another build replaces it
+    spec.write_text(spec.read_text(encoding="utf-8").replace("seed: 3", "seed: 4"), encoding="utf-8")
+    sweep(spec, (), _compile(spec), runs_root=tmp_path / "runs", lab_factory=factory, echo=lambda s: None)
+    assert seen[2].manifest.sha256 != build.manifest.sha256 and seen[2].path == build.path
+    # a spec that sets splits.dev keeps its own share and build folder
+    own = _spec_file(tmp_path, "sweep: {grid: {lr: [0.1]}}\n")
+    sweep(own, (), _compile(own), runs_root=tmp_path / "runs", lab_factory=factory, echo=lines.append)
+    assert seen[-1].path == Path("build/tiny-sweep") and seen[-1].spec.splits.dev == 0.3
+
+
+def test_the_founding_spec_sweeps_as_the_readme_says(tmp_path, monkeypatch):
+    """`syllabus sweep specs/blue_products.yaml` (README): its sweep: section's two learning rates,
+    on a build of its own with the carved dev share, whose dev items are disjoint from the lessons
+    and from every test split; the trained-and-scored part is the fake lab here (the slow path:
+    test_a_real_sweep_on_a_tiny_model_keeps_trials_independent)."""
+    from compiler.build.read import read_split
+    from compiler.sweep.run import sweep
+
+    monkeypatch.chdir(tmp_path)
+    spec = Path(__file__).parent.parent / "specs" / "blue_products.yaml"
+    seen = []
+
+    def factory(build, device):
+        seen.append(build)
+        return FakeLab({0.0006: 0.8, 0.0012: 0.9})
+
+    out = sweep(spec, (), _compile(spec), runs_root=tmp_path / "runs", lab_factory=factory, echo=lambda s: None)
+    (build,) = seen
+    assert build.path == Path("build/blue-products-sweep") and not Path("build/blue-products").exists()
+    assert [r.label for r in out.trials] == ["lr=0.0006", "lr=0.0012"] and out.chosen == 1
+    dev = {e.prompt for e in read_split(build, DEV_SPLIT)}
+    assert len(dev) == build.manifest.counts[DEV_SPLIT] >= MIN_DEV_ITEMS
+    for split in ("train", "test_paraphrase", "test_form", "test_locality"):
+        assert not dev & {e.prompt for e in read_split(build, split)}, split
+
+
+def test_a_carved_dev_split_too_small_is_still_refused(tmp_path, monkeypatch):
+    from compiler.sweep.run import sweep
+
+    monkeypatch.chdir(tmp_path)
+    small = _small_dev_spec(tmp_path)
+    small.write_text(small.read_text().replace("  dev: 0.3\n", ""))
+    with pytest.raises(SpecError, match="too few to rank trials"):
+        sweep(small, ["lr=0.1"], _compile(small), runs_root=tmp_path / "runs", lab_factory=lambda b, d: FakeLab({}),
+              echo=lambda s: None)
+    assert not (tmp_path / "runs").exists()
+
+
+# --- workers ---------------------------------------------------------------------------------------
+
+
+def test_worker_flags_parse_and_refuse():
+    from compiler.sweep.workers import Shard, parse_worker
+
+    assert parse_worker("1/3") == Shard(1, 3) and str(Shard(1, 3)) == "1/3"
+    assert Shard(1, 3).take(list("abcdefg")) == ["b", "e"]
+    for bad in ("3/3", "-1/2", "1", "a/b", "0/0", "1/"):
+        with pytest.raises(UsageError, match="write I/N"):
+            parse_worker(bad)
+
+
+def test_two_workers_split_the_grid_then_one_plain_sweep_chooses_without_rerunning(tmp_path):
+    from compiler.sweep.record import WorkerOutcome
+    from compiler.sweep.run import run_worker
+    from compiler.sweep.workers import Shard
+
+    recipe = trials(load_spec(_spec_file(tmp_path)), ["lr=0.1,0.2,0.3,0.4,0.5"])
+    goal, root, table = Goal("dev.gen", True, {}, {}), tmp_path / "sw", {0.1: 0.5, 0.2: 0.6, 0.3: 0.9, 0.4: 0.7, 0.5: 0.1}
+    labs, guards, outs = [FakeLab(table), FakeLab(table)], [ExamGuard(), ExamGuard()], []
+    for i in (0, 1):  # the two workers' folders land side by side in one sweep folder
+        outs.append(run_worker(recipe, root, labs[i], "id1", Shard(i, 2), echo=lambda s: None, guard=guards[i]))
+    assert labs[0].trained == [1, 3, 5] and labs[1].trained == [2, 4]  # disjoint, and together the grid
+    assert labs[0].examined == labs[1].examined == [] and all(g.searched_dev_only for g in guards)
+    assert all(g.phase == "search" for g in guards)  # a worker never opens the exam
+    assert not (root / SWEEP_FILE).exists()  # sweep.json is the chooser's alone
+    assert isinstance(outs[0], WorkerOutcome) and [r.index for r in outs[0].trials] == [1, 3, 5]
+    doc = outs[1].to_json()
+    assert doc["schema"] == "syllabus.sweep/1" and doc["status"] == "worker" and doc["worker"] == {"index": 1, "count": 2}
+    assert doc["trials_total"] == 5 and [r["index"] for r in doc["results"]] == [2, 4]
+    assert "once every worker has finished" in outs[1].render()
+    chooser, lines = FakeLab(table), []
+    out = run_sweep(recipe, goal, root, chooser, "id1", echo=lines.append)
+    assert chooser.trained == [] and sum("done earlier" in line for line in lines) == 5
+    assert out.chosen == 2 and chooser.examined == [recipe[2].folder]
+    assert json.loads((root / SWEEP_FILE).read_text())["status"] == "done"
+
+
+def test_a_worker_that_peeks_is_stopped_and_a_running_trial_is_not_taken_over(tmp_path):
+    import os
+    import socket
+
+    from compiler.sweep.run import run_worker
+    from compiler.sweep.workers import Shard
+
+    recipe, root = _trials(tmp_path), tmp_path / "sw"
+    peeker = FakeLab({0.1: 0.5, 0.2: 0.9, 0.3: 0.7}, peek=True)
+    with pytest.raises(ExamPeek):
+        run_worker(recipe, root, peeker, "id1", Shard(0, 2), echo=lambda s: None)
+    assert peeker.trained == []
+    # trial 2 is being run by a live process (this test's parent stands in for another worker)
+    folder = root / recipe[1].folder
+    folder.mkdir(parents=True)
+    (folder / TRIAL_FILE).write_text(json.dumps({"index": 2, "key": recipe[1].key, "label": recipe[1].label,
+                                                 "status": "running", "owner": f"{socket.gethostname()}:{os.getppid()}"}))
+    chooser = FakeLab({0.1: 0.5, 0.2: 0.9, 0.3: 0.7})
+    with pytest.raises(UsageError, match="trial 2 is being run by another process"):
+        run_sweep(recipe, Goal("dev.gen", True, {}, {}), root, chooser, "id1", echo=lambda s: None)
+    assert (folder / TRIAL_FILE).is_file() and chooser.examined == []
+
+
+def test_under_a_launcher_each_process_is_a_standalone_worker(tmp_path, monkeypatch):
+    """torchrun's RANK / WORLD_SIZE make the sweep a worker by itself; the launcher's variables are
+    removed (training must not join the others in DDP) and the process sees its own GPU only."""
+    import os
+
+    from compiler.sweep.record import WorkerOutcome
+    from compiler.sweep.run import sweep
+
+    monkeypatch.chdir(tmp_path)
+    for name, value in {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2",
+                        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500", "CUDA_VISIBLE_DEVICES": "4,5"}.items():
+        monkeypatch.setenv(name, value)
+    spec = _spec_file(tmp_path, "sweep: {grid: {lr: [0.1, 0.2, 0.3]}}\n")
+    labs = []
+
+    def factory(build, device):
+        labs.append(FakeLab({0.1: 0.5, 0.2: 0.9, 0.3: 0.7}))
+        return labs[-1]
+
+    out = sweep(spec, (), _compile(spec), runs_root=tmp_path / "runs", lab_factory=factory, echo=lambda s: None)
+    assert isinstance(out, WorkerOutcome) and out.worker == "1/2" and labs[0].trained == [2]
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "5"
+    assert not any(name in os.environ for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR"))
+    assert not (out.folder / SWEEP_FILE).exists()
+    # the plain sweep afterwards (no launcher) runs what is left and chooses once
+    final = sweep(spec, (), _compile(spec), runs_root=tmp_path / "runs", lab_factory=factory, echo=lambda s: None)
+    assert labs[1].trained == [1, 3] and final.folder == out.folder and final.chosen == 1
+
+
 def _compile(spec: Path):
-    """The compile step pipeline.sweep hands the sweep: the loaded spec → its build folder."""
+    """The compile step pipeline.sweep hands the sweep: the loaded spec and an --out → its build folder."""
     from compiler.pipeline import compile_spec
 
-    return lambda loaded: compile_spec(spec, loaded=loaded).path
+    return lambda loaded, out: compile_spec(spec, out, loaded=loaded).path
 
 
 def _small_dev_spec(tmp_path: Path) -> Path:
@@ -390,12 +567,28 @@ def test_a_real_sweep_on_a_tiny_model_keeps_trials_independent(tmp_path, monkeyp
     for name in ("run.json", "adapter/adapter_config.json", "eval/base.json", "eval/tuned.json", "verdict.json"):
         assert (run / name).is_file(), name
     assert {s for s, _, _, _ in both.exam.scores} == {"train_sample", "test_paraphrase", "test_form", "test_locality"}
+    # every trial kept its dev scoring, naming its adapter; compare reads the two trials on dev
+    from compiler.comparison.compare import compare
+    from compiler.sweep.record import DEV_FILE
+
+    folders = sorted(both.folder.glob("trial-*"))
+    for folder in folders:
+        dev = json.loads((folder / DEV_FILE).read_text())
+        run_json = json.loads((folder / "run.json").read_text())
+        assert dev["arm"] == "tuned" and dev["adapter_sha256"] == run_json["adapter_sha256"], folder
+    compared = compare(folders)
+    n_dev = json.loads((both.folder / SWEEP_FILE).read_text())["dev_items"]
+    assert compared.on == "dev" and {t.split for t in compared.tables} == {DEV_SPLIT}
+    gen = next(t for t in compared.tables if t.reading == "gen")
+    assert gen.shared == n_dev and len(gen.tests) == 1
+    assert [r.correct / r.n for r in gen.rows] == [both.trials[0].metrics["dev.gen"], both.trials[1].metrics["dev.gen"]]
 
 
 @pytest.mark.parametrize("args, says", [
     (["--grid", "lora.foo=1"], "'lora.foo': not a field of the spec's train: section"),
     (["--grid", "lr="], "no values"),
     ([], "nothing to try: the spec has no sweep: section"),
+    (["--grid", "lr=0.1", "--worker", "2/2"], "--worker '2/2': write I/N"),
 ])
 def test_the_command_refuses_bad_input_with_exit_2_before_any_work(tmp_path, monkeypatch, args, says):
     from click.testing import CliRunner

@@ -10,12 +10,11 @@ general prompts (other columns) each in a config of their own, never merged into
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from typing import Mapping, Sequence
 
 from ..compilation.audit import AuditReport
-from ..markdown import md_escape
+from ..markdown import md_escape, md_fence
 from ..spec.model import Spec
 
 # What each split is and how it was kept apart from the lessons: the card's "how the held-out
@@ -51,12 +50,6 @@ trainer = SFTTrainer(model=..., train_dataset=ds["train"], args=SFTConfig(output
 def _yaml_str(text: str) -> str:
     # A JSON string is a valid YAML double-quoted scalar: any text on one line.
     return json.dumps(text, ensure_ascii=False)
-
-
-def _fenced(text: str) -> str:
-    """Text → a fenced code block that no run of backticks inside it can close."""
-    fence = "`" * max(3, 1 + max((len(run) for run in re.findall("`+", text)), default=0))
-    return f"{fence}\n{text}\n{fence}"
 
 
 def _config(name: str, splits: Sequence[str]) -> list[str]:
@@ -116,8 +109,8 @@ def dataset_card(spec: Spec, counts: Mapping[str, int], audit: AuditReport, defa
               "Fine-tune on the lessons with TRL (the `messages` column is read as chat data):", "", _TRL, "",
               "Score a model on the held-out splits with lm-evaluation-harness (the tasks are in `tasks/`; "
               "`--apply_chat_template` is what syllabus's numbers assume):", "",
-              _fenced(f"lm_eval --model hf --model_args pretrained=MODEL --include_path tasks --tasks {task_group} "
-                      "--apply_chat_template"), "",
+              md_fence(f"lm_eval --model hf --model_args pretrained=MODEL --include_path tasks --tasks {task_group} "
+                       "--apply_chat_template"), "",
               "For the prompted baseline (the base model told the rule) add:", "",
-              _fenced(f"--system_instruction {shlex.quote(' '.join(r.statement for r in spec.rules))}"), ""]
+              md_fence(f"--system_instruction {shlex.quote(' '.join(r.statement for r in spec.rules))}"), ""]
     return "\n".join(lines)

@@ -29,7 +29,6 @@ MODEL, ADAPTER, BUILD = "MODEL", "ADAPTER", "BUILD"
 _PLAIN = re.compile(r"[\w@%+:./~-]+( +[\w@%+:./~-]+)*")
 
 
-
 @dataclass(frozen=True)
 class LmEvalCall:
     """One arm's `lm_eval run`: every field as the command line carries it; '' / None = left out."""

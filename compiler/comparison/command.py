@@ -15,8 +15,8 @@ from .render import FORMATS, render
 
 
 def compare_command(paths: Sequence[Path], *, arm: str = "tuned", fmt: str = "text", out: Path | None = None,
-                    allow_different_builds: bool = False) -> str:
-    """Run folders, the arm, the format, --out and --allow-different-builds → what to print.
+                    allow_different_builds: bool = False, on: str | None = None) -> str:
+    """Run folders, the arm, the format, --out, --allow-different-builds and --on → what to print.
     With `out`, the rendering goes to that file (its folder is made) and the line naming it is
     printed, but under json the document itself (stdout holds one JSON document: docs/cli-json.md);
     without, the rendering itself."""
@@ -24,7 +24,7 @@ def compare_command(paths: Sequence[Path], *, arm: str = "tuned", fmt: str = "te
         raise UsageError(f"--format {fmt!r}: give one of {', '.join(FORMATS)}")
     if out is not None and Path(out).is_dir():
         raise UsageError(f"--out {out}: a folder; give a file path, e.g. {Path(out) / f'compare.{_ext(fmt)}'}")
-    text = render(compare(paths, arm, allow_different_builds), fmt)
+    text = render(compare(paths, arm, allow_different_builds, on), fmt)
     if out is None:
         return text.rstrip("\n")
     Path(out).parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,10 @@ for runs of one build that is every item; for runs of different builds (allowed)
 they share, with how many each run scored besides. On those items, each pair of runs gets an
 exact McNemar test (the discordant items: right in one run, wrong in the other), and the
 p-values of one table are Holm-adjusted together, since a table of k runs holds k(k−1)/2 tests.
+
+Sweep trials (runs/sweep-…/trial-…/) are compared on the dev split they were scored on
+(`on="dev"`: each trial's eval/dev.json), the same tables and tests; by default when every
+folder given is a trial, else on the test splits (`on="test"`).
 """
 
 from __future__ import annotations
@@ -19,9 +23,9 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from ..errors import UsageError
-from ..names import ARMS, READINGS, SCORED_SPLITS
+from ..names import ARMS, DEV_SPLIT, READINGS, SCORED_SPLITS
 from ..release.verdict import BuildRef
-from .load import LoadedRun, load_runs
+from .load import ON, LoadedRun, is_trial, load_runs
 from .stats import discordant, holm, mcnemar_exact, wilson_interval
 
 ALPHA = 0.05  # a pair differs "significantly" when its Holm-adjusted p is below this
@@ -110,31 +114,40 @@ class ComparisonResult:
     recipe: tuple[RecipeDiff, ...]  # only the settings that differ
     tables: tuple[Table, ...]
     unshared: tuple[str, ...]  # split × reading that not every run scored, so not compared
+    on: str = "test"  # the scores compared: "test" (eval/<arm>.json) or "dev" (sweep trials' eval/dev.json)
 
 
-def compare(paths: Sequence[Path], arm: str = "tuned", allow_different_builds: bool = False) -> ComparisonResult:
-    """Run folders (two or more) + the arm to compare → ComparisonResult.
+def compare(paths: Sequence[Path], arm: str = "tuned", allow_different_builds: bool = False,
+            on: str | None = None) -> ComparisonResult:
+    """Run folders (two or more) + the arm to compare + which scores (None: "dev" when every
+    folder is a sweep trial, else "test") → ComparisonResult. Reads; scores nothing.
 
     UsageError (2): fewer than two runs, an unknown arm, a path that is not a run, runs of
-    different builds without `allow_different_builds`; EvalIncomplete (3): a run unfinished or
-    unverifiable (load.py)."""
+    different builds without `allow_different_builds`, an arm other than tuned on dev;
+    EvalIncomplete (3): a run unfinished or unverifiable (load.py)."""
     if len(paths) < MIN_RUNS:
         got = "none" if not paths else f"only {paths[0]}"
         raise UsageError(f"compare needs two or more run folders; got {got}: syllabus compare runs/<a> runs/<b> …")
     if arm not in ARMS:
         raise UsageError(f"--arm {arm!r}: give one of {', '.join(ARMS)}")
-    runs = load_runs(paths, arm)
+    on = on or ("dev" if all(is_trial(p) for p in paths) else "test")
+    if on not in ON:
+        raise UsageError(f"--on {on!r}: give one of {', '.join(ON)}")
+    if on == "dev" and arm != "tuned":
+        raise UsageError(f"--arm {arm} --on dev: a sweep scores only the tuned model (each trial's adapter) on "
+                         f"{DEV_SPLIT}; compare the tuned arm, or the {arm} arm on the test splits (--on test)")
+    runs = load_runs(paths, arm, on)
     same = len({r.build.sha256 for r in runs}) == 1
     if not same and not allow_different_builds:
         lines = "\n".join(f"  {r.label}: build {r.build.name}, manifest sha256 {r.build.sha256[:12]}" for r in runs)
         raise UsageError("the runs were scored on different builds, so their items and scores are not the same "
                          f"exam:\n{lines}\ncompare runs of one build, or pass --allow-different-builds to compare "
                          "only the items they share by id")
-    return compare_runs(runs, arm)
+    return compare_runs(runs, arm, on)
 
 
-def compare_runs(runs: Sequence[LoadedRun], arm: str) -> ComparisonResult:
-    """Verified runs → ComparisonResult. Pure."""
+def compare_runs(runs: Sequence[LoadedRun], arm: str, on: str = "test") -> ComparisonResult:
+    """Verified runs (their arm read as `on` says) → ComparisonResult. Pure."""
     keys = {(s.split, s.reading) for r in runs for s in r.arm.scores}
     common = [k for k in keys if all(r.arm.score(*k) is not None for r in runs)]
     tables = tuple(_table(runs, split, reading) for split, reading in _order(common))
@@ -143,13 +156,13 @@ def compare_runs(runs: Sequence[LoadedRun], arm: str) -> ComparisonResult:
         for split, reading in _order(keys - set(common))
     )
     return ComparisonResult(arm, tuple(_info(r) for r in runs), len({r.build.sha256 for r in runs}) == 1,
-                            recipe_differences(runs), tables, unshared)
+                            recipe_differences(runs), tables, unshared, on)
 
 
 def _order(keys) -> list[tuple[str, str]]:
     """(split, reading) keys → report order (names.SCORED_SPLITS × READINGS), then any other sorted."""
     keys = set(keys)
-    known = [(s, r) for s in SCORED_SPLITS for r in READINGS if (s, r) in keys]
+    known = [(s, r) for s in (*SCORED_SPLITS, DEV_SPLIT) for r in READINGS if (s, r) in keys]
     return known + sorted(keys - set(known))
 
 

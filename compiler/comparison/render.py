@@ -4,7 +4,7 @@
 Text, Markdown and HTML lay out the same blocks (a heading, a sentence, a table, notes): the
 runs, the recipe settings that differ, then one accuracy table per split × reading with its
 pairwise McNemar tests. JSON holds every number unrounded (NaN as null) under
-"schema": "syllabus.compare/1".
+"schema": "syllabus.compare/1", with "on": "test" or "dev" (sweep trials on their dev split).
 """
 
 from __future__ import annotations
@@ -74,7 +74,8 @@ def _headline(r: ComparisonResult) -> str:
     b = r.runs[0].build
     where = (f"one build: {b.name} (manifest sha256 {b.sha256[:12]})" if r.same_build
              else f"{len({i.build.sha256 for i in r.runs})} different builds, compared on the items they share by id")
-    return f"syllabus compare: {len(r.runs)} runs, {r.arm} arm, {where}"
+    scores = f"{r.arm} arm on the dev split (sweep trials)" if r.on == "dev" else f"{r.arm} arm"
+    return f"syllabus compare: {len(r.runs)} runs, {scores}, {where}"
 
 
 # ---------------------------------------------------------------- the blocks every layout shares
@@ -258,6 +259,7 @@ def to_json(r: ComparisonResult) -> dict:
         "schema": SCHEMA,
         "exit_code": 0,  # a comparison decides nothing: it either prints or refuses (an error document)
         "arm": r.arm,
+        "on": r.on,  # "test": the runs' eval/<arm>.json; "dev": sweep trials' eval/dev.json
         "same_build": r.same_build,
         "alpha": ALPHA,
         "runs": [

@@ -20,7 +20,7 @@ from ..build.read import read_build
 from ..errors import UsageError
 from ..integrity import ADAPTER_CARD, write_atomic
 from ..markdown import md_escape
-from ..model.load import DEFAULT_HUB_ID, DEFAULT_NAME
+from ..model.embedded import DEFAULT_HUB_ID, DEFAULT_NAME
 from ..names import REPORT_ARMS
 from ..training.record import RunRecord
 from .context import ReportContext, RuleInfo

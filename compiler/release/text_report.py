@@ -4,7 +4,7 @@ report.md (render_markdown: fits a job summary or a PR comment).
 
 from __future__ import annotations
 
-from ..markdown import md_escape
+from ..markdown import md_escape, md_fence
 from ..names import REPORT_ARMS
 from .context import ReportContext
 from .formatting import (ARMS_NOTE, GENERAL_NOTE, HEAD, MARK, REFUSED_NOTE, build_lines, cell, cut, fmt, fmt_opt,
@@ -81,18 +81,9 @@ def render_markdown(verdict: Verdict, context: ReportContext) -> str:
     if commands:  # a fence longer than any backtick run in the command, so none closes it early
         out += ["", "### Reproduce with lm-eval"]
         for arm, cmd in commands:
-            fence = "`" * max(3, _longest_backticks(cmd) + 1)
-            out += ["", f"{arm}:", "", f"{fence}sh", cmd, fence]
+            out += ["", f"{arm}:", "", md_fence(cmd, "sh")]
     out += ["", "### Build", ""] + [f"- {md_escape(line)}" for line in build_lines(context, code="`")]
     return "\n".join(out) + "\n"
-
-
-def _longest_backticks(text: str) -> int:
-    run = best = 0
-    for ch in text:
-        run = run + 1 if ch == "`" else 0
-        best = max(best, run)
-    return best
 
 
 def _md_general(verdict: Verdict, context: ReportContext) -> list[str]:

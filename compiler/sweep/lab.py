@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..build.read import Build, read_split
 from ..errors import DevScoringFailed, UsageError
@@ -19,7 +20,10 @@ from ..names import DEV_SPLIT
 from .grid import Trial
 from .guard import ExamGuard
 from .objective import metrics_of
-from .record import ExamOutcome
+from .record import DEV_FILE, ExamOutcome
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..evaluation.results import ArmResult
 
 
 def dev_view(build: Build) -> Build:
@@ -52,8 +56,10 @@ class LiveLab:
         return self._loaded
 
     def trial(self, trial: Trial, folder: Path, guard: ExamGuard) -> dict[str, float]:
-        """Train the trial's LoRA into folder (run.json, adapter/), score it on dev, unload it →
-        its metrics (objective.metrics_of)."""
+        """Train the trial's LoRA into folder (run.json, adapter/), score it on dev (eval/dev.json:
+        the arm file `syllabus compare` reads), unload it → its metrics (objective.metrics_of)."""
+        from ..evaluation.results import write_arm
+        from ..integrity import adapter_sha256
         from ..training.lora import TrainSettings, train_lora
 
         loaded, build = self._model(), self.build
@@ -63,13 +69,18 @@ class LiveLab:
                             build_path=build.path, progress=self.progress, retain=self._retain,
                             retain_by=None if general is None else (general.teacher or loaded.name))
         try:
-            accuracy = self.score_dev(result.model, guard)
+            # the saved adapter's bytes name the scores, as the tuned arm's file names them: compare
+            # (release/verify) then refuses the dev scores of an adapter altered since
+            arm = dataclasses.replace(self.score_dev(result.model, guard),
+                                      adapter_sha256=adapter_sha256(result.adapter_dir))
         finally:
             result.model.unload()  # the LoRA layers out, unmerged: the next trial starts from the loaded weights
-        return metrics_of(accuracy, self.scopes, result.final_loss)
+        write_arm(arm, folder / DEV_FILE)
+        return metrics_of({s.reading: s.correct_by_id() for s in arm.scores}, self.scopes, result.final_loss)
 
-    def score_dev(self, model, guard: ExamGuard) -> dict[str, dict[str, bool]]:
-        """The tuned model → per reading, {dev item id: answered right}; the guard is asked first."""
+    def score_dev(self, model, guard: ExamGuard) -> "ArmResult":
+        """The tuned model → its ArmResult on the dev split alone (a Score per reading, per-item
+        records); the guard is asked first. DevScoringFailed when lm-eval could not score it all."""
         from ..evaluation.arms import evaluate_arm
 
         guard.allow((DEV_SPLIT,))
@@ -79,7 +90,7 @@ class LiveLab:
                                limit=None, batch_size=spec.eval.batch_size, progress=False, model_name=loaded.name)
         if not arm.complete:
             raise DevScoringFailed(f"the dev split could not be scored: {'; '.join(arm.problems)}")
-        return {s.reading: s.correct_by_id() for s in arm.scores}
+        return arm
 
     def exam(self, trial: Trial, folder: Path, guard: ExamGuard) -> ExamOutcome:
         """The chosen trial's adapter → its run folder's eval/ (base, prompted, tuned on every test

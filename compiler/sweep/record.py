@@ -6,7 +6,7 @@ test scores; report.md in the sweep folder, and what stdout shows). run.py write
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -18,6 +18,10 @@ from .guard import ExamGuard
 from .objective import Goal, misses
 
 SWEEP_FILE, TRIAL_FILE = "sweep.json", "trial.json"
+# A trial's dev scoring (the tuned arm on the dev split, per-item records, the adapter's sha256),
+# in its folder as an arm file: `syllabus compare TRIAL TRIAL …` reads it. Never eval/tuned.json:
+# that is the chosen trial's exam on the test splits.
+DEV_FILE = "eval/dev.json"
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class TrialRecord:
     metrics: dict[str, float] = field(default_factory=dict)
     wall_s: float = 0.0
     error: str = ""
+    owner: str = ""  # running: the process running it, 'host:pid' (workers.owner)
 
     @classmethod
     def read(cls, path: Path) -> "TrialRecord | None":
@@ -84,6 +89,32 @@ class SweepOutcome:
     def to_json(self) -> dict:
         """`--format json`: sweep.json's document, under schema syllabus.sweep/1, with the exit code."""
         return {"schema": "syllabus.sweep/1", "exit_code": self.exit_code, **read_json(self.folder / SWEEP_FILE)}
+
+
+@dataclass(frozen=True)
+class WorkerOutcome:
+    """A worker's share of a sweep (workers.py): its trials' records; no choice, no exam."""
+
+    folder: Path
+    worker: str  # 'I/N'
+    trials: tuple[TrialRecord, ...]
+    labels: tuple[str, ...]
+    total: int  # trials in the whole sweep
+    wall_s: float
+    exit_code: int = 0
+
+    def render(self) -> str:
+        done = ", ".join(str(r.index) for r in self.trials) or "none"
+        return (f"worker {self.worker}: trials {done} of {self.total} done in {self.folder}; once every worker has "
+                "finished, run the same `syllabus sweep` without --worker (and without a launcher) to choose a "
+                "trial and examine it\n")
+
+    def to_json(self) -> dict:
+        """`--format json`: schema syllabus.sweep/1, status "worker" (docs/cli-json.md)."""
+        index, count = (int(x) for x in self.worker.split("/"))
+        return {"schema": "syllabus.sweep/1", "exit_code": self.exit_code, "status": "worker", "folder": str(self.folder),
+                "worker": {"index": index, "count": count}, "trials_total": self.total,
+                "results": [asdict(r) for r in self.trials]}
 
 
 def _num(value: float | None) -> str:

@@ -34,25 +34,21 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
-from ..model.batching import batch_sampler, collate, encode_example, encode_pair
 from ..errors import TrainingInterrupted, UsageError
 from ..integrity import adapter_sha256
-from .record import FILE as RUN_FILE, ModelRef, Outcome, RetainRef, RunRecord, now as now_utc, read_record, write_record
+from ..model.batching import batch_sampler, collate, encode_example, encode_pair
 from ..model.load import LoadedModel
+from ..records import Example
 from .portable import base_ref, make_portable
 from .ranks import barrier, from_main, join, ranks, total
+from .record import FILE as RUN_FILE, ModelRef, Outcome, RetainRef, RunRecord, now as now_utc, read_record, write_record
 from .trainer import COMPLETE, LOSS_EVERY, accelerator_args, trainer_classes
-from ..records import Example
 
 if TYPE_CHECKING:  # pragma: no cover
     from peft import PeftModel
 
-    from ..model.batching import LengthGroupedBatches, TokenBudgetBatches
-
-    from .replies import Reply
-
     from ..spec.model import Train
-
+    from .replies import Reply
 
 
 def _check_overrides(train: "Train", **overrides: float | int | None) -> None:
@@ -334,7 +330,7 @@ def _fit(loaded: LoadedModel, examples: Sequence[Example], settings: TrainSettin
     tmp = run_dir / ".adapter.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
-    make_portable(tmp, loaded.tokenizer, record)  # base named for elsewhere, tokenizer, syllabus's card: before the hash
+    make_portable(tmp, loaded.tokenizer, record)  # base named for elsewhere, tokenizer beside it: before the hash
     shutil.rmtree(adapter_dir, ignore_errors=True)
     os.replace(tmp, adapter_dir)
 

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING
 
 from ..errors import ModelError, UsageError
 from ..integrity import ADAPTER_CARD, write_atomic
-from ..model.load import DEFAULT_HUB_ID, DEFAULT_NAME, embedded_gguf, model_source
+from ..model.embedded import DEFAULT_HUB_ID, DEFAULT_NAME, embedded_gguf
+from ..model.load import model_source
 from .record import BaseRef, GgufRef, RunRecord
 
 if TYPE_CHECKING:  # pragma: no cover

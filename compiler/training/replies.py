@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Sequence
 
 from ..integrity import write_atomic
 from ..model.greedy import greedy_replies
-from ..model.load import LoadedModel, cache_root, load_model
+from ..model.embedded import cache_root
+from ..model.load import LoadedModel, load_model
 from ..records import stable_hash
 
 if TYPE_CHECKING:  # pragma: no cover

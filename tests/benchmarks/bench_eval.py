@@ -56,10 +56,10 @@ def model_folder(name: str) -> Path:
     if name != "default":
         path = Path(name)  # a folder made absolute (lm_eval runs in another working directory), or a hub id
         return path.resolve() if path.exists() else path
-    from compiler.model.load import _dequantized_cache, embedded_gguf, file_sha256
+    from compiler.model.embedded import dequantized_cache, embedded_gguf, file_sha256
 
     gguf = embedded_gguf()
-    return _dequantized_cache(gguf, file_sha256(gguf))
+    return dequantized_cache(gguf, file_sha256(gguf))
 
 
 def ensure_build(path: Path | None, tmp: Path) -> Path:
