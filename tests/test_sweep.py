@@ -503,7 +503,7 @@ def test_under_a_launcher_each_process_is_a_standalone_worker(tmp_path, monkeypa
         return labs[-1]
 
     out = sweep(spec, (), _compile(spec), runs_root=tmp_path / "runs", lab_factory=factory, echo=lambda s: None)
-    assert isinstance(out, WorkerOutcome) and out.worker == "1/2" and labs[0].trained == [2]
+    assert isinstance(out, WorkerOutcome) and str(out.worker) == "1/2" and labs[0].trained == [2]
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "5"
     assert not any(name in os.environ for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR"))
     assert not (out.folder / SWEEP_FILE).exists()

@@ -16,6 +16,7 @@ from ..names import DEV_SPLIT
 from .grid import Trial
 from .guard import ExamGuard
 from .objective import Goal, misses
+from .workers import Shard
 
 SWEEP_FILE, TRIAL_FILE = "sweep.json", "trial.json"
 # A trial's dev scoring (the tuned arm on the dev split, per-item records, the adapter's sha256),
@@ -96,11 +97,9 @@ class WorkerOutcome:
     """A worker's share of a sweep (workers.py): its trials' records; no choice, no exam."""
 
     folder: Path
-    worker: str  # 'I/N'
+    worker: Shard
     trials: tuple[TrialRecord, ...]
-    labels: tuple[str, ...]
     total: int  # trials in the whole sweep
-    wall_s: float
     exit_code: int = 0
 
     def render(self) -> str:
@@ -111,9 +110,8 @@ class WorkerOutcome:
 
     def to_json(self) -> dict:
         """`--format json`: schema syllabus.sweep/1, status "worker" (docs/cli-json.md)."""
-        index, count = (int(x) for x in self.worker.split("/"))
         return {"schema": "syllabus.sweep/1", "exit_code": self.exit_code, "status": "worker", "folder": str(self.folder),
-                "worker": {"index": index, "count": count}, "trials_total": self.total,
+                "worker": {"index": self.worker.index, "count": self.worker.count}, "trials_total": self.total,
                 "results": [asdict(r) for r in self.trials]}
 
 

@@ -116,13 +116,11 @@ def run_worker(trials: Sequence[Trial], root: Path, lab: Lab, ident: str, shard:
     """Every trial + the sweep folder + a lab + this worker's Shard → WorkerOutcome: its share of
     the trials scored on dev (the guard refuses anything else) into their folders; no sweep.json,
     no choice, no exam (the chooser's: run_sweep)."""
-    started = time.perf_counter()
     _claim(root, ident, trials)
     mine = shard.take(trials)
     echo(f"worker {shard}: trials {', '.join(str(t.index) for t in mine) or 'none'} of {len(trials)}")
     records = search(mine, root, lab, guard or ExamGuard(), echo, total=len(trials))
-    return WorkerOutcome(root, str(shard), tuple(records), tuple(t.label for t in mine), len(trials),
-                         time.perf_counter() - started)
+    return WorkerOutcome(root, shard, tuple(records), len(trials))
 
 
 def run_sweep(trials: Sequence[Trial], goal: Goal, root: Path, lab: Lab, ident: str, *,
